@@ -1,0 +1,451 @@
+"""The command line: parse arguments, call one function, print.
+
+Exit codes: 0 success; 1 some work failed (e.g. a source could not be polled; the rest was done);
+2 usage or configuration error; 3 database error; 4 capability not available.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from monitor import __version__
+from monitor.config import Config, format_duration, load_config
+from monitor.errors import ConfigError, MonitorError, NotAvailableError, StoreError
+from monitor.items import PollReport
+from monitor.output import key_value_table, printable, render_articles, stdout_is_terminal, to_json
+
+EXIT_FAILURES = 1
+EXIT_USAGE = 2
+EXIT_STORE = 3
+EXIT_UNAVAILABLE = 4
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("monitor")
+
+
+@dataclass
+class App:
+    """What every command needs: the configuration and the database, loaded on first use."""
+
+    config_path: str | None
+    db_url: str | None
+    verbosity: int = 0
+    log_format: str = "text"
+    console: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    @cached_property
+    def config(self) -> Config:
+        config = load_config(self.config_path)
+        for warning in config.warnings:
+            self.err.print(f"[yellow]warning:[/] {printable(warning)}", highlight=False)
+        return config
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or self.config.settings.database_url
+
+    @cached_property
+    def engine(self):  # type: ignore[no-untyped-def]
+        from monitor.store.db import make_engine
+
+        return make_engine(self.database_url)
+
+    def ready_engine(self):  # type: ignore[no-untyped-def]
+        """The engine of a database that `monitor init` has prepared."""
+        from monitor.store.db import require_current
+
+        require_current(self.engine)
+        return self.engine
+
+
+def handle_errors(func: F) -> F:
+    """Turn the monitor's errors into a clear message and a meaningful exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {printable(problem)}", err=True)
+            sys.exit(EXIT_USAGE)
+        except StoreError as exc:
+            click.echo(f"error: database: {printable(exc)}", err=True)
+            sys.exit(EXIT_STORE)
+        except NotAvailableError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_UNAVAILABLE)
+        except MonitorError as exc:
+            click.echo(f"error: {printable(exc)}", err=True)
+            sys.exit(EXIT_FAILURES)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def setup_logging(verbosity: int, log_format: str) -> None:
+    from monitor.logs import configure
+
+    configure(verbosity, log_format)
+
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default=None,
+    help="Output format (default: table in a terminal, json otherwise).",
+)
+
+
+def pick_format(fmt: str | None) -> str:
+    return fmt or ("table" if stdout_is_terminal() else "json")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    envvar="MONITOR_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="The sources file (default ./sources.yaml, env MONITOR_CONFIG).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    envvar="MONITOR_DATABASE_URL",
+    help="Database URL (default sqlite:///storage/monitor.db, env MONITOR_DATABASE_URL).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="MONITOR_LOG_FORMAT",
+    help="Log lines as text or JSON (for log shippers).",
+)
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    config_path: str | None,
+    db_url: str | None,
+    verbose: int,
+    quiet: bool,
+    log_format: str,
+) -> None:
+    """Follow one story across the world's press.
+
+    Polls the sources in sources.yaml, keeps the items about your topics, records each article
+    once with every place it was seen, and writes a daily digest.
+    """
+    verbosity = -1 if quiet else verbose
+    setup_logging(verbosity, log_format)
+    ctx.obj = App(
+        config_path=config_path, db_url=db_url, verbosity=verbosity, log_format=log_format
+    )
+
+
+pass_app = click.pass_obj
+
+
+@main.command()
+@format_option
+@pass_app
+@handle_errors
+def check(app: App, fmt: str | None) -> None:
+    """Validate the configuration and print a summary (exit 2 listing every error)."""
+    config = app.config
+    from monitor.store.db import redact_url
+
+    by_type: dict[str, int] = {}
+    for source in config.sources:
+        by_type[source.type] = by_type.get(source.type, 0) + 1
+    enabled = sum(1 for s in config.sources if s.enabled)
+    summary = {
+        "config": str(config.path),
+        "valid": True,
+        "sources": len(config.sources),
+        "enabled": enabled,
+        "by_type": by_type,
+        "topics": list(config.topics),
+        "database": redact_url(app.database_url),
+        "default_interval": format_duration(config.settings.default_interval),
+        "digest": f"{config.settings.digest.time:%H:%M} {config.settings.digest.timezone}",
+        "warnings": list(config.warnings),
+    }
+    if pick_format(fmt) == "json":
+        click.echo(to_json(summary))
+        return
+    app.console.print(f"[green]{printable(config.path)} is valid[/]")
+    rows = [
+        (
+            "sources",
+            f"{len(config.sources)} ({enabled} enabled; "
+            + ", ".join(f"{n} {t}" for t, n in sorted(by_type.items()))
+            + ")",
+        ),
+        ("topics", ", ".join(config.topics) or "none"),
+        ("database", summary["database"]),
+        ("default interval", summary["default_interval"]),
+        ("digest", summary["digest"]),
+    ]
+    app.console.print(key_value_table(rows))
+
+
+@main.command()
+@format_option
+@pass_app
+@handle_errors
+def init(app: App, fmt: str | None) -> None:
+    """Create or upgrade the database, mirror the sources, load the reference articles.
+
+    Safe to run again: a second run changes nothing.
+    """
+    from monitor.config import topic_rules
+    from monitor.match import Matcher
+    from monitor.seed import load_seeds
+    from monitor.store.db import redact_url, upgrade
+    from monitor.store.sources import sync_sources
+
+    config = app.config
+    engine = app.engine
+    before, after = upgrade(engine)
+    sync = sync_sources(engine, config)
+    seeds = load_seeds(engine, config.settings.seed_dir, Matcher(topic_rules(config.topics)))
+    result = {
+        "database": redact_url(app.database_url),
+        "schema": {"before": before, "after": after},
+        "sources": {"added": sync.added, "changed": sync.changed, "disabled": sync.disabled},
+        "seeds": {
+            "added": [n for n, new in seeds if new],
+            "present": [n for n, new in seeds if not new],
+        },
+    }
+    if pick_format(fmt) == "json":
+        click.echo(to_json(result))
+        return
+    schema = "created" if before is None else ("upgraded" if before != after else "up to date")
+    app.console.print(
+        f"database {printable(result['database'])}: schema {schema} (revision {after})"
+    )
+    app.console.print(
+        f"sources: {len(sync.added)} added, {len(sync.changed)} changed,"
+        f" {len(sync.disabled)} disabled (removed from the config)"
+    )
+    added = result["seeds"]["added"]
+    app.console.print(
+        f"reference articles: {len(added)} added, {len(seeds) - len(added)} already stored"
+    )
+
+
+@main.command()
+@click.option("--since", help="Discovered since: 24h, 7d, 2026-11-20 or an ISO time.")
+@click.option("--until", help="Discovered before: same forms as --since.")
+@click.option("--topic", "topics", multiple=True, help="Only this topic (repeatable).")
+@click.option(
+    "--source", "sources", multiple=True, help="Only articles seen at this source (repeatable)."
+)
+@click.option("--search", help='Full-text search; "quoted phrases" allowed.')
+@click.option("--language", help="Language code, e.g. en, fr.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0 for no limit."
+)
+@click.option("--include-seed", is_flag=True, help="Include the reference articles.")
+@click.option(
+    "--sort",
+    type=click.Choice(["newest", "oldest", "relevance"]),
+    default="newest",
+    show_default=True,
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "jsonl", "csv", "md"]),
+    default=None,
+    help="Output format (default: table in a terminal, json otherwise).",
+)
+@pass_app
+@handle_errors
+def query(
+    app: App,
+    since: str | None,
+    until: str | None,
+    topics: tuple[str, ...],
+    sources: tuple[str, ...],
+    search: str | None,
+    language: str | None,
+    limit: int,
+    include_seed: bool,
+    sort: str,
+    fmt: str | None,
+) -> None:
+    """List stored articles, newest first, with their topics and sightings."""
+    from monitor.query import QueryFilter, find_articles, parse_when
+
+    try:
+        filters = QueryFilter(
+            since=parse_when(since) if since else None,
+            until=parse_when(until) if until else None,
+            topics=topics,
+            sources=sources,
+            search=search,
+            language=language,
+            limit=limit or None,
+            include_seed=include_seed,
+            sort=sort,  # type: ignore[arg-type]
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    articles = find_articles(app.ready_engine(), filters)
+    output = render_articles(articles, pick_format(fmt), console=app.console)  # type: ignore[arg-type]
+    if output:
+        click.echo(output)
+
+
+def not_yet(what: str) -> None:
+    raise NotAvailableError(f"{what} is not available in this version of the monitor yet")
+
+
+@main.command()
+@click.option("--source", "names", multiple=True, help="Poll only this source (repeatable).")
+@format_option
+@pass_app
+@handle_errors
+def poll(app: App, names: tuple[str, ...], fmt: str | None) -> None:
+    """Poll the sources now, once, and print a summary per source.
+
+    Exit 0 when every source succeeded, 1 when some failed (the others are still stored).
+    """
+    import asyncio
+
+    from monitor.poll import poll_once
+    from monitor.store.sources import sync_sources
+
+    config = app.config
+    engine = app.ready_engine()
+    sync_sources(engine, config)
+    fmt = pick_format(fmt)
+    progress = None
+    task = None
+    if fmt == "table" and app.console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=app.console,
+            transient=True,
+        )
+
+    def started(total: int) -> None:
+        nonlocal task
+        if progress is not None:
+            progress.start()
+            task = progress.add_task("polling", total=total)
+
+    def done(report: PollReport) -> None:
+        if progress is not None and task is not None:
+            progress.advance(task)
+
+    try:
+        reports = asyncio.run(poll_once(config, engine, names, on_start=started, on_done=done))
+    finally:
+        if progress is not None:
+            progress.stop()
+    if fmt == "json":
+        click.echo(to_json([r.__dict__ for r in reports]))
+    else:
+        app.console.print(poll_table(reports))
+    if any(r.status in {"error", "skipped"} for r in reports):
+        sys.exit(EXIT_FAILURES)
+
+
+def poll_table(reports: list[PollReport]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(header_style="bold", expand=True)
+    for column in (
+        "source",
+        "status",
+        "http",
+        "items",
+        "new",
+        "matched",
+        "articles",
+        "copies",
+        "s",
+    ):
+        table.add_column(column, justify="left" if column in {"source", "status"} else "right")
+    table.add_column("error", ratio=1)
+    style = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "yellow"}
+    for r in reports:
+        table.add_row(
+            Text(printable(r.source)),
+            Text(r.status, style=style.get(r.status, "")),
+            str(r.http_status or ""),
+            str(r.items_seen),
+            str(r.items_new),
+            str(r.matched),
+            str(r.articles_new),
+            str(r.copies),
+            f"{r.seconds:.2f}",
+            Text(printable(r.error or ""), style="red"),
+        )
+    failed = sum(r.status == "error" for r in reports)
+    table.caption = (
+        f"{len(reports)} sources, {failed} failed, "
+        f"{sum(r.articles_new for r in reports)} new articles, {sum(r.copies for r in reports)} copies"
+    )
+    return table
+
+
+@main.command()
+@pass_app
+@handle_errors
+def run(app: App) -> None:
+    """Run as a background service: scheduled polls, the daily digest, housekeeping."""
+    not_yet("the service")
+
+
+@main.command()
+@click.option("--date", "day", help="The day to write (YYYY-MM-DD; default: yesterday).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@pass_app
+@handle_errors
+def digest(app: App, day: str | None, out: Path | None) -> None:
+    """Write the daily digest (Markdown, HTML, JSON) for one day."""
+    not_yet("the digest")
+
+
+@main.command()
+@format_option
+@pass_app
+@handle_errors
+def sources(app: App, fmt: str | None) -> None:
+    """Show each source's state: last success, last error, failures, next poll."""
+    from monitor.status import render_sources, source_states
+
+    states = source_states(app.ready_engine())
+    if pick_format(fmt) == "json":
+        click.echo(to_json([s.to_json() for s in states]))
+        return
+    app.console.print(render_sources(states))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

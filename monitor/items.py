@@ -1,0 +1,132 @@
+"""The plain data passed between the stages of a poll.
+
+fetch -> FetchResult -> parse -> ParsedSource(items) -> match -> MatchResult -> dedup -> Verdict -> store
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP fetch returned. ``not_modified`` is a 304 answer to a conditional GET."""
+
+    url: str  # the URL finally fetched, after redirects
+    status: int
+    content: bytes
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    permanent_redirect: str | None = None  # where a 301/308 pointed, so the user can update the URL
+    headers: dict[str, str] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One entry of a feed, listing page or sitemap, with text as plain, cleaned strings.
+
+    Dates are timezone-aware UTC, or None when the source did not give one (never "now").
+    """
+
+    guid: str | None
+    url: str | None
+    title: str = ""
+    summary: str = ""
+    content: str = ""  # the full text, when the source carries it
+    author: str | None = None
+    language: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSource:
+    """The items of one fetched document, plus what the document says about itself."""
+
+    kind: str  # rss, atom, rdf, json, html, sitemap
+    items: tuple[Item, ...]
+    title: str | None = None
+    language: str | None = None
+    ttl_seconds: int | None = None  # the publisher's refresh hint (RSS <ttl>)
+    sitemaps: tuple[str, ...] = ()  # child sitemaps of a sitemap index, still to fetch
+
+
+@dataclass(frozen=True, slots=True)
+class ArticlePage:
+    """The main text of an article page, and what the page says of itself."""
+
+    text: str
+    title: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+
+
+Field = Literal["title", "summary", "body"]
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """One matched term of a topic: how often and in which part of the item."""
+
+    term: str
+    field: Field
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    topic: str
+    score: float
+    hits: tuple[TermHit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """Which topics an item mentions; ``vetoed`` lists the exclusions that fired."""
+
+    topics: tuple[TopicMatch, ...] = ()
+    vetoed: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.topics)
+
+    @property
+    def score(self) -> float:
+        return max((t.score for t in self.topics), default=0.0)
+
+
+Reason = Literal["url", "guid", "content", "near"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The dedup decision for one item: new, a copy of a stored article, or an update of one."""
+
+    kind: Literal["new", "copy", "update"]
+    article_id: int | None = None
+    reason: Reason | None = None
+    similarity: float | None = None
+
+
+@dataclass(slots=True)
+class PollReport:
+    """The outcome of polling one source, as printed by ``monitor poll`` and kept in ``polls``."""
+
+    source: str
+    status: Literal["ok", "not_modified", "error", "skipped"] = "ok"
+    http_status: int | None = None
+    items_seen: int = 0
+    items_new: int = 0  # items not seen before in this source
+    matched: int = 0
+    articles_new: int = 0
+    copies: int = 0
+    updated: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    permanent_redirect: str | None = None

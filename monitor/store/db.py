@@ -1,0 +1,122 @@
+"""Engines and schema upgrades: SQLite (embedded default) and PostgreSQL, same code for both."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from monitor.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout, and its folder."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"database URL {url!r} is not valid") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            folder = Path(database).expanduser().resolve().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the database folder {folder}: {exc.strerror}"
+                ) from None
+            if not os.access(folder, os.W_OK):
+                raise StoreError(
+                    f"the database folder {folder} is not writable; fix its permissions or set"
+                    " MONITOR_DATABASE_URL to a writable place"
+                )
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        except ModuleNotFoundError:
+            raise StoreError(
+                "PostgreSQL needs the psycopg driver: pip install 'monitor[postgres]'"
+            ) from None
+    raise StoreError(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+    )
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _alembic_config(engine: Engine) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest revision; return (before, after)."""
+    try:
+        before = current_revision(engine)
+        if before != head_revision():
+            command.upgrade(_alembic_config(engine), "head")
+        return before, head_revision()
+    except DBAPIError as exc:
+        raise StoreError(f"cannot migrate the database: {describe_db_error(exc)}") from None
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database that `monitor init` has not created or upgraded."""
+    try:
+        revision = current_revision(engine)
+    except DBAPIError as exc:
+        raise StoreError(f"cannot open the database: {describe_db_error(exc)}") from None
+    if revision is None:
+        raise StoreError("the database has no schema yet: run `monitor init` first")
+    if revision != head_revision():
+        raise StoreError(
+            f"the database schema is at revision {revision}, this monitor needs {head_revision()}:"
+            " run `monitor init` to upgrade it"
+        )
+
+
+def describe_db_error(exc: DBAPIError) -> str:
+    """A one-line, credential-free description of a driver error."""
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    return text
+
+
+def redact_url(url: str) -> str:
+    """The database URL with any password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"

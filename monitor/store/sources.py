@@ -1,0 +1,189 @@
+"""The `sources` table: mirrored from the config, and the per-source polling state."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select, update
+
+from monitor.config import Config, SourceConfig
+from monitor.store.schema import Source
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()  # removed from the config: kept, with their articles
+
+    @property
+    def unchanged(self) -> bool:
+        return not (self.added or self.changed or self.disabled)
+
+
+def source_config_json(source: SourceConfig) -> str:
+    return json.dumps(source.model_dump(mode="json", exclude_defaults=True), sort_keys=True)
+
+
+def sync_sources(engine: Engine, config: Config, now: datetime | None = None) -> SyncReport:
+    """Mirror the configured sources into the database: add, update, disable the removed ones.
+
+    Articles are never deleted; a source that comes back is enabled again with its history.
+    """
+    now = now or datetime.now(UTC)
+    added: list[str] = []
+    changed: list[str] = []
+    disabled: list[str] = []
+    with engine.begin() as connection:
+        rows = {row.name: row for row in connection.execute(select(Source))}
+        for source in config.sources:
+            interval = config.interval_of(source).total_seconds()
+            values = {
+                "url": source.url,
+                "type": source.type,
+                "config": source_config_json(source),
+                "enabled": source.enabled,
+                "removed_at": None,
+            }
+            row = rows.get(source.name)
+            if row is None:
+                connection.execute(
+                    Source.__table__.insert().values(
+                        name=source.name,
+                        created_at=now,
+                        updated_at=now,
+                        interval_seconds=interval,
+                        next_poll_at=now,
+                        consecutive_failures=0,
+                        **values,
+                    )
+                )
+                added.append(source.name)
+                continue
+            current = {key: getattr(row, key) for key in values}
+            if current != values:
+                extra = {}
+                if row.url != source.url:  # a new URL: its validators and body hash are not ours
+                    extra = {
+                        "etag": None,
+                        "last_modified": None,
+                        "body_hash": None,
+                        "permanent_redirect": None,
+                        "next_poll_at": now,
+                    }
+                if row.interval_seconds != interval and source.interval != "auto":
+                    extra["interval_seconds"] = interval
+                connection.execute(
+                    update(Source)
+                    .where(Source.id == row.id)
+                    .values(updated_at=now, **values, **extra)
+                )
+                changed.append(source.name)
+        configured = {source.name for source in config.sources}
+        for name, row in rows.items():
+            if name not in configured and (row.enabled or row.removed_at is None):
+                connection.execute(
+                    update(Source)
+                    .where(Source.id == row.id)
+                    .values(enabled=False, removed_at=now, updated_at=now)
+                )
+                disabled.append(name)
+    return SyncReport(tuple(added), tuple(changed), tuple(disabled))
+
+
+# --- leases: which instance polls which source -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedSource:
+    """A source this instance holds the lease of, with the state a poll needs."""
+
+    id: int
+    name: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    consecutive_failures: int
+    interval_seconds: float
+
+
+_CLAIM_COLUMNS = (
+    Source.id,
+    Source.name,
+    Source.etag,
+    Source.last_modified,
+    Source.body_hash,
+    Source.consecutive_failures,
+    Source.interval_seconds,
+)
+
+
+def _claim(
+    engine: Engine,
+    owner: str,
+    now: datetime,
+    lease_seconds: float,
+    condition: Any,
+    limit: int | None,
+) -> list[ClaimedSource]:
+    """Atomically take the lease of the sources matching `condition` that nobody holds.
+
+    One conditional UPDATE: on PostgreSQL the candidate rows are locked with SKIP LOCKED, so
+    instances claiming at the same moment each get different sources; SQLite serialises writers.
+    """
+    free = or_(Source.lease_until.is_(None), Source.lease_until < now, Source.lease_owner == owner)
+    candidates = select(Source.id).where(condition, free).order_by(Source.next_poll_at, Source.id)
+    if limit is not None:
+        candidates = candidates.limit(limit)
+    if engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    until = now + timedelta(seconds=lease_seconds)
+    statement = (
+        update(Source)
+        .where(Source.id.in_(candidates.scalar_subquery()), free)
+        .values(lease_owner=owner, lease_until=until)
+        .returning(*_CLAIM_COLUMNS)
+    )
+    with engine.begin() as connection:
+        rows = connection.execute(statement).all()
+    return sorted((ClaimedSource(*row) for row in rows), key=lambda s: s.name)
+
+
+def claim_due(
+    engine: Engine, owner: str, now: datetime, lease_seconds: float, limit: int | None = None
+) -> list[ClaimedSource]:
+    """The enabled sources whose next poll time has come, leased to `owner`."""
+    due = and_(Source.enabled.is_(True), Source.next_poll_at <= now)
+    return _claim(engine, owner, now, lease_seconds, due, limit)
+
+
+def claim_named(
+    engine: Engine, owner: str, names: list[str], now: datetime, lease_seconds: float
+) -> list[ClaimedSource]:
+    """The named sources (due or not), unless another instance is polling them right now."""
+    return _claim(engine, owner, now, lease_seconds, Source.name.in_(names), None)
+
+
+def extend_leases(engine: Engine, owner: str, ids: list[int], until: datetime) -> None:
+    if ids:
+        with engine.begin() as connection:
+            connection.execute(
+                update(Source)
+                .where(Source.id.in_(ids), Source.lease_owner == owner)
+                .values(lease_until=until)
+            )
+
+
+def release_leases(engine: Engine, owner: str, ids: list[int] | None = None) -> int:
+    """Give up this instance's leases (all of them when `ids` is None); return how many."""
+    condition = Source.lease_owner == owner
+    if ids is not None:
+        condition = and_(condition, Source.id.in_(ids))
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(Source).where(condition).values(lease_owner=None, lease_until=None)
+        )
+    return result.rowcount or 0

@@ -1,0 +1,297 @@
+"""sources.yaml validation, as a user meets it through `monitor check`."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import env_overrides, load_config, parse_config, parse_duration, parse_size
+from monitor.errors import ConfigError
+from tests.conftest import ROOT, run_monitor
+
+GOOD = """
+settings:
+  default_interval: 10m
+topics:
+  haiti:
+    terms: [Haiti, "Haitian(s)"]
+  kenya:
+    terms: [Kenya]
+sources:
+  - name: one
+    url: https://example.org/feed.xml
+  - name: two
+    url: https://example.org/news
+    type: html
+    selectors: {item: "article", link: "a"}
+    topics: [haiti]
+  - name: three
+    url: https://example.org/sitemap.xml
+    type: sitemap
+    interval: 2h
+"""
+
+
+def check(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, str]:
+    path = tmp_path / "sources.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = run_monitor("--config", str(path), "check", *extra, cwd=tmp_path)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_the_shipped_config_is_valid_and_rich_enough(tmp_path: Path) -> None:
+    config = load_config(ROOT / "sources.yaml", environ={})
+    assert len(config.sources) >= 15
+    assert {"haiti", "kenya", "mss", "gsf"} <= set(config.topics)
+    assert {s.type for s in config.sources} == {"feed", "html", "sitemap"}
+    assert all(s.url.startswith("https://") for s in config.sources)
+
+
+def test_a_good_config_prints_a_summary(tmp_path: Path) -> None:
+    code, out, err = check(tmp_path, GOOD, "--format", "json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["sources"] == 3
+    assert summary["by_type"] == {"feed": 1, "html": 1, "sitemap": 1}
+    assert summary["topics"] == ["haiti", "kenya"]
+    assert summary["default_interval"] == "10m"
+
+
+BAD = {
+    "unknown key": (
+        """
+        sources:
+          - name: one
+            url: https://example.org/feed
+            intervall: 5m
+        """,
+        "sources.yaml:5: sources[0] 'one': intervall: unknown key; did you mean 'interval'?",
+    ),
+    "duplicate name": (
+        """
+        sources:
+          - {name: one, url: "https://example.org/a"}
+          - {name: one, url: "https://example.org/b"}
+        """,
+        "sources.yaml:4: sources[1] 'one': name: duplicate of sources[0]; names must be unique",
+    ),
+    "bad url": (
+        """
+        sources:
+          - name: one
+            url: ftp://example.org/feed
+        """,
+        "sources.yaml:4: sources[0] 'one': url: expected an http:// or https:// URL, got 'ftp://example.org/feed'",
+    ),
+    "bad duration": (
+        """
+        sources:
+          - {name: a, url: "https://example.org/a"}
+          - {name: b, url: "https://example.org/b"}
+          - {name: c, url: "https://example.org/c"}
+          - name: nation
+            url: https://example.org/d
+            interval: soon
+        """,
+        "sources.yaml:8: sources[3] 'nation': interval: expected a duration like 30s, 15m or 2h, got 'soon'",
+    ),
+    "unknown type": (
+        """
+        sources:
+          - name: one
+            url: https://example.org/feed
+            type: podcast
+        """,
+        "sources.yaml:5: sources[0] 'one': type: expected one of 'feed', 'html' or 'sitemap', got 'podcast'",
+    ),
+    "html without selectors": (
+        """
+        sources:
+          - name: one
+            url: https://example.org/news
+            type: html
+        """,
+        "sources.yaml:3: sources[0] 'one': an html source needs `selectors` (at least `item`) to read its listing page",
+    ),
+    "unknown topic": (
+        """
+        topics:
+          haiti: {terms: [Haiti]}
+        sources:
+          - name: one
+            url: https://example.org/feed
+            topics: [haiti, kenia]
+        """,
+        "sources.yaml:7: sources[0] 'one': topics: unknown topic 'kenia' (topics: haiti)",
+    ),
+    "bad yaml syntax": (
+        """
+        sources:
+          - name: one
+            url: https://example.org/feed
+           interval: 5m
+        """,
+        "sources.yaml:5: invalid YAML",
+    ),
+    "empty file": ("", "sources.yaml: the file is empty; it needs at least a `sources:` list"),
+    "wrong type of sources": (
+        """
+        sources: https://example.org/feed
+        """,
+        "sources.yaml:2: sources: Input should be a valid list, got 'https://example.org/feed'",
+    ),
+    "wrong type of enabled": (
+        """
+        sources:
+          - name: one
+            url: https://example.org/feed
+            enabled: maybe
+        """,
+        "sources.yaml:5: sources[0] 'one': enabled: Input should be a valid boolean, unable to interpret input, got 'maybe'",
+    ),
+    "missing url": (
+        """
+        sources:
+          - name: one
+        """,
+        "sources.yaml:3: sources[0] 'one': url: required, but missing",
+    ),
+    "not a mapping": ("- just\n- a list\n", "sources.yaml:1: expected a mapping with `settings`, `topics` and `sources`, got list"),
+    "bad timezone": (
+        """
+        settings:
+          digest: {timezone: Mars/Olympus}
+        sources: []
+        """,
+        "sources.yaml:3: settings.digest.timezone: unknown time zone 'Mars/Olympus'",
+    ),
+    "bad cron": (
+        """
+        sources:
+          - name: one
+            url: https://example.org/feed
+            cron: "every morning"
+        """,
+        "sources.yaml:5: sources[0] 'one': cron: expected a crontab expression like '*/20 * * * *'",
+    ),
+    "interval and cron": (
+        """
+        sources:
+          - name: one
+            url: https://example.org/feed
+            interval: 5m
+            cron: "*/5 * * * *"
+        """,
+        "sources.yaml:3: sources[0] 'one': give either `interval` or `cron`, not both",
+    ),
+    "topic without terms": (
+        """
+        topics:
+          haiti: {exclude: [Tahiti]}
+        sources: []
+        """,
+        "sources.yaml:3: topics 'haiti': a topic needs at least one of `terms` or `acronyms`",
+    ),
+    "bad database url": (
+        """
+        settings:
+          database_url: mysql://localhost/db
+        sources: []
+        """,
+        "sources.yaml:3: settings.database_url: expected sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_a_bad_config_gives_a_clear_message_and_exit_2(tmp_path: Path, case: str) -> None:
+    text, expected = BAD[case]
+    code, out, err = check(tmp_path, text)
+    assert code == 2, (out, err)
+    assert expected in err, err
+    assert "Traceback" not in err
+    assert err.startswith("error: ")
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    code, _, err = check(
+        tmp_path,
+        """
+        sources:
+          - {name: a, url: "ftp://x", interval: soon}
+          - {name: a, url: "https://x.org", typo: 1}
+        """,
+    )
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 4, err
+    assert [line.split(":")[2] for line in lines] == ["3", "3", "4", "4"]
+
+
+def test_an_interval_under_a_minute_is_allowed_with_a_warning(tmp_path: Path) -> None:
+    code, _, err = check(tmp_path, "sources:\n  - {name: a, url: 'https://x.org/f', interval: 30s}\n")
+    assert code == 0
+    assert "warning:" in err and "under a minute" in err
+
+
+def test_environment_overrides_settings(tmp_path: Path) -> None:
+    config = parse_config(
+        GOOD,
+        environ={
+            "MONITOR_DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "MONITOR_ALLOW_PRIVATE_ADDRESSES": "1",
+            "MONITOR_DIGEST_TIMEZONE": "Africa/Nairobi",
+            "MONITOR_CONCURRENCY": "8",
+        },
+    )
+    assert config.settings.database_url == "postgresql+psycopg://u@h/db"
+    assert config.settings.allow_private_addresses is True
+    assert config.settings.digest.timezone == "Africa/Nairobi"
+    assert config.settings.concurrency == 8
+
+
+def test_a_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="MONITOR_ALLOW_PRIVATE_ADDRESSES: expected 1/0"):
+        env_overrides({"MONITOR_ALLOW_PRIVATE_ADDRESSES": "perhaps"})
+    with pytest.raises(ConfigError, match=r"settings\.concurrency"):
+        parse_config(GOOD, environ={"MONITOR_CONCURRENCY": "many"})
+
+
+def test_monitor_config_env_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text(GOOD)
+    result = run_monitor("check", "--format", "json", cwd=tmp_path, env={"MONITOR_CONFIG": str(path)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["config"].endswith("elsewhere.yaml")
+
+
+def test_a_missing_file_says_so(tmp_path: Path) -> None:
+    result = run_monitor("--config", str(tmp_path / "nope.yaml"), "check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope.yaml: no such file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), (45, 45), ("1.5h", 5400)],
+)
+def test_durations(text: str | int, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["soon", "", "5 minutes", "-3m", "m"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_duration(text)
+
+
+def test_sizes() -> None:
+    assert parse_size("10MB") == 10_000_000
+    assert parse_size("512KiB") == 512 * 1024
+    assert parse_size(1234) == 1234
+    with pytest.raises(ValueError, match="expected a size"):
+        parse_size("big")
