@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.dedup import DEFAULT_THRESHOLDS
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = "sources.yaml"
@@ -126,11 +127,11 @@ class DigestSettings(_Strict):
 
 
 class DedupSettings(_Strict):
-    """Near-duplicate thresholds; see monitor/dedup.py for how the defaults were measured."""
+    """Near-duplicate thresholds; the defaults are the measured ones in monitor/dedup.py."""
 
-    jaccard: float = Field(0.45, gt=0, le=1)
-    containment: float = Field(0.7, gt=0, le=1)
-    min_shingles: int = Field(20, ge=1)
+    jaccard: float = Field(DEFAULT_THRESHOLDS.jaccard, gt=0, le=1)
+    containment: float = Field(DEFAULT_THRESHOLDS.containment, gt=0, le=1)
+    min_shingles: int = Field(DEFAULT_THRESHOLDS.min_shingles, ge=1)
 
 
 class RetentionSettings(_Strict):
@@ -157,7 +158,11 @@ class Settings(_Strict):
     retries: int = Field(2, ge=0, le=10)
     allow_private_addresses: bool = False
     sitemap_window: Duration = timedelta(days=2)
-    lease: Duration = timedelta(minutes=5)
+    lease: Duration = timedelta(minutes=5)  # a dead instance's sources are taken over after this
+    dispatch_interval: Duration = timedelta(
+        seconds=5
+    )  # how often the service looks for due sources
+    shutdown_grace: Duration = timedelta(seconds=10)  # in-flight polls may finish within this
     seed_dir: Path = Path("storage/seed")
     digest: DigestSettings = DigestSettings()
     dedup: DedupSettings = DedupSettings()

@@ -1,7 +1,7 @@
 """Writes and lookups of articles, sightings, the LSH index and seen items.
 
 Every write tolerates a concurrent twin: articles are unique by canonical URL key and by content
-hash, sightings by (article, URL key), seen items by (source, item key). An insert that loses a race
+hash, sightings by (article, source, URL key), seen items by (source, item key). An insert that loses a race
 returns the row that won, so two workers that meet the same article store it once.
 """
 
@@ -57,6 +57,11 @@ class NewArticle:
         return max((t.score for t in self.topics), default=0.0)
 
 
+def stored_content_hash(article: NewArticle) -> str:
+    """The unique content key; an article without words gets one of its own, never a shared ''."""
+    return article.fingerprint.content_hash or f"empty:{article.url_key}"[:64]
+
+
 def insert_ignore(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
 ) -> None:
@@ -106,11 +111,13 @@ def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candid
     found = connection.execute(
         select(Article.id, Article.fingerprint).where(Article.id.in_(best))
     ).all()
-    return [
-        Candidate(article_id=row.id, fingerprint=Fingerprint.from_bytes(row.fingerprint))
-        for row in found
-        if row.fingerprint
-    ]
+    candidates = []
+    for row in found:
+        try:
+            candidates.append(Candidate(row.id, Fingerprint.from_bytes(row.fingerprint)))
+        except (ValueError, TypeError):  # made by another fingerprint version: not comparable
+            continue
+    return candidates
 
 
 def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bool]:
@@ -133,7 +140,7 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
         "published_at": article.published_at,
         "discovered_at": article.discovered_at,
         "score": article.score,
-        "content_hash": article.fingerprint.content_hash,
+        "content_hash": stored_content_hash(article),
         "fingerprint": article.fingerprint.to_bytes(),
         "is_seed": article.is_seed,
         "origin": article.origin,
@@ -145,7 +152,7 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
             ).scalar_one()
     except IntegrityError:
         twin = article_by_url_key(connection, article.url_key) or article_by_content(
-            connection, article.fingerprint.content_hash
+            connection, stored_content_hash(article)
         )
         if twin is None:
             raise
@@ -221,7 +228,7 @@ def add_sighting(
                 "similarity": similarity,
             }
         ],
-        ("article_id", "url_key"),
+        ("article_id", "source_id", "url_key"),
     )
 
 
@@ -254,7 +261,7 @@ def revise_article(
                     title=title,
                     summary=summary,
                     text=text,
-                    content_hash=fingerprint.content_hash,
+                    content_hash=fingerprint.content_hash or f"empty:{article_id}",
                     fingerprint=fingerprint.to_bytes(),
                     updated_at=now,
                 )
