@@ -7,17 +7,18 @@ returns the row that won, so two workers that meet the same article store it onc
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from monitor.dedup import Candidate, Fingerprint
+from monitor.dedup import Candidate, Fingerprint, Thresholds, decide_near
 from monitor.items import TopicMatch
 from monitor.store.schema import (
     Article,
@@ -65,52 +66,71 @@ def stored_content_hash(article: NewArticle) -> str:
 def insert_ignore(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
 ) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL, as one executemany.
+
+    One prepared statement for every row: a multi-row VALUES list would be compiled anew for
+    each call, which costs far more than the insert itself.
+    """
     if not rows:
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(table)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=list(conflict))
-    )
-    connection.execute(statement)
+    statement = _insert_ignore_statement(connection.dialect.name, table, tuple(conflict))
+    connection.execute(statement, list(rows))
+
+
+@functools.cache
+def _insert_ignore_statement(dialect_name: str, table: Table, conflict: tuple[str, ...]) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+# The lookups run for every new item, so they are built once, with bound parameters: building a
+# statement and its cache key on each call costs several times more than running it.
+_BY_URL_KEY = select(Article.id).where(Article.url_key == bindparam("url_key"))
+_BY_GUID = (
+    select(Sighting.article_id)
+    .join(Article, Article.id == Sighting.article_id)
+    .where(Sighting.source_id == bindparam("source_id"), Article.guid == bindparam("guid"))
+    .limit(1)
+)
+_BY_CONTENT = select(Article.id).where(Article.content_hash == bindparam("content_hash"))
+_SHARED_BANDS = (
+    select(LshBand.article_id, func.count().label("shared"))
+    .where(LshBand.band_hash.in_(bindparam("bands", expanding=True)))
+    .group_by(LshBand.article_id)
+    .order_by(func.count().desc(), LshBand.article_id)
+    .limit(MAX_CANDIDATES)
+    .subquery()
+)
+_NEAR = select(Article.id, Article.fingerprint).join(
+    _SHARED_BANDS, _SHARED_BANDS.c.article_id == Article.id
+)
+_SEEN = select(SeenItem.item_key, SeenItem.item_hash, SeenItem.article_id).where(
+    SeenItem.source_id == bindparam("source_id"),
+    SeenItem.item_key.in_(bindparam("keys", expanding=True)),
+)
 
 
 def article_by_url_key(connection: Connection, url_key: str) -> int | None:
-    return connection.scalar(select(Article.id).where(Article.url_key == url_key))
+    return connection.scalar(_BY_URL_KEY, {"url_key": url_key})
 
 
 def article_by_guid(connection: Connection, source_id: int, guid: str) -> int | None:
-    return connection.scalar(
-        select(Sighting.article_id)
-        .join(Article, Article.id == Sighting.article_id)
-        .where(Sighting.source_id == source_id, Article.guid == guid)
-        .limit(1)
-    )
+    return connection.scalar(_BY_GUID, {"source_id": source_id, "guid": guid})
 
 
 def article_by_content(connection: Connection, content_hash: str) -> int | None:
-    return connection.scalar(select(Article.id).where(Article.content_hash == content_hash))
+    return connection.scalar(_BY_CONTENT, {"content_hash": content_hash})
 
 
 def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candidate]:
-    """Stored articles sharing at least one LSH band with `bands`, most shared bands first."""
+    """Stored articles sharing at least one LSH band with `bands`: the (at most 64) sharing most.
+
+    One query: the database counts the shared bands (ties: the older article first).
+    """
     band_list = list(bands)
     if not band_list:
         return []
-    rows = connection.execute(
-        select(LshBand.article_id).where(LshBand.band_hash.in_(band_list))
-    ).scalars()
-    counts: dict[int, int] = {}
-    for article_id in rows:
-        counts[article_id] = counts.get(article_id, 0) + 1
-    best = sorted(counts, key=counts.__getitem__, reverse=True)[:MAX_CANDIDATES]
-    if not best:
-        return []
-    found = connection.execute(
-        select(Article.id, Article.fingerprint).where(Article.id.in_(best))
-    ).all()
+    found = connection.execute(_NEAR, {"bands": band_list}).all()
     candidates = []
     for row in found:
         try:
@@ -118,6 +138,9 @@ def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candid
         except (ValueError, TypeError):  # made by another fingerprint version: not comparable
             continue
     return candidates
+
+
+_INSERT_ARTICLE = insert(Article).returning(Article.id)
 
 
 def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bool]:
@@ -147,9 +170,7 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
     }
     try:
         with connection.begin_nested():
-            article_id = connection.execute(
-                insert(Article).values(**values).returning(Article.id)
-            ).scalar_one()
+            article_id = connection.execute(_INSERT_ARTICLE, values).scalar_one()
     except IntegrityError:
         twin = article_by_url_key(connection, article.url_key) or article_by_content(
             connection, stored_content_hash(article)
@@ -157,7 +178,9 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
         if twin is None:
             raise
         return twin, False
-    write_topics(connection, article_id, article.topics)
+    topic_rows = _topic_rows(article_id, article.topics)
+    if topic_rows:  # a new row: nothing to delete, and its score already is the topics' best
+        connection.execute(insert(ArticleTopic), topic_rows)
     insert_ignore(
         connection,
         LshBand.__table__,
@@ -181,9 +204,8 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
     return article_id, True
 
 
-def write_topics(connection: Connection, article_id: int, topics: Iterable[TopicMatch]) -> None:
-    connection.execute(delete(ArticleTopic).where(ArticleTopic.article_id == article_id))
-    rows = [
+def _topic_rows(article_id: int, topics: Iterable[TopicMatch]) -> list[dict[str, Any]]:
+    return [
         {
             "article_id": article_id,
             "topic": match.topic,
@@ -195,6 +217,11 @@ def write_topics(connection: Connection, article_id: int, topics: Iterable[Topic
         }
         for match in topics
     ]
+
+
+def write_topics(connection: Connection, article_id: int, topics: Iterable[TopicMatch]) -> None:
+    connection.execute(delete(ArticleTopic).where(ArticleTopic.article_id == article_id))
+    rows = _topic_rows(article_id, topics)
     if rows:
         connection.execute(insert(ArticleTopic), rows)
     score = max((match.score for match in topics), default=0.0) if rows else 0.0
@@ -294,12 +321,8 @@ def seen_items(
     """item_key -> (item_hash, article_id) for the keys this source sent before (one query)."""
     found: dict[str, tuple[str, int | None]] = {}
     for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        rows = connection.execute(
-            select(SeenItem.item_key, SeenItem.item_hash, SeenItem.article_id).where(
-                SeenItem.source_id == source_id, SeenItem.item_key.in_(chunk)
-            )
-        )
+        chunk = list(keys[start : start + 500])
+        rows = connection.execute(_SEEN, {"source_id": source_id, "keys": chunk})
         found.update({row.item_key: (row.item_hash, row.article_id) for row in rows})
     return found
 
@@ -310,10 +333,12 @@ def remember_items(
     items: Sequence[tuple[str, str, int | None]],
     now: datetime,
 ) -> None:
-    """Record (item_key, item_hash, article_id) as seen; refresh the ones seen before."""
+    """Record (item_key, item_hash, article_id) as seen; refresh the ones seen before.
+
+    One executemany of one prepared upsert (see :func:`insert_ignore` for why).
+    """
     if not items:
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     rows = [
         {
             "source_id": source_id,
@@ -325,14 +350,86 @@ def remember_items(
         }
         for key, item_hash, article_id in items
     ]
-    for start in range(0, len(rows), 500):
-        statement = dialect.insert(SeenItem.__table__).values(rows[start : start + 500])
-        statement = statement.on_conflict_do_update(
-            index_elements=["source_id", "item_key"],
-            set_={
-                "item_hash": statement.excluded.item_hash,
-                "last_seen_at": statement.excluded.last_seen_at,
-                "article_id": func.coalesce(statement.excluded.article_id, SeenItem.article_id),
-            },
+    connection.execute(_remember_statement(connection.dialect.name), rows)
+
+
+@functools.cache
+def _remember_statement(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(SeenItem.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["source_id", "item_key"],
+        set_={
+            "item_hash": statement.excluded.item_hash,
+            "last_seen_at": statement.excluded.last_seen_at,
+            "article_id": func.coalesce(statement.excluded.article_id, SeenItem.article_id),
+        },
+    )
+
+
+def merge_article(connection: Connection, duplicate_id: int, original_id: int,
+                  similarity: float | None) -> None:  # fmt: skip
+    """Fold an article stored by a concurrent twin into the older one: its places become sightings.
+
+    The duplicate's own sightings move to the original (its first one as a `near` copy); rows that
+    would repeat a place already recorded are dropped; then the duplicate row goes.
+    """
+    rows = connection.execute(
+        select(Sighting.__table__).where(Sighting.article_id == duplicate_id)
+    ).all()
+    for row in rows:
+        add_sighting(
+            connection,
+            article_id=original_id,
+            source_id=row.source_id,
+            url=row.url,
+            url_key=row.url_key,
+            seen_at=row.seen_at,
+            published_at=row.published_at,
+            reason="near" if row.reason == "original" else row.reason,
+            similarity=similarity if row.reason == "original" else row.similarity,
         )
-        connection.execute(statement)
+    connection.execute(
+        update(SeenItem).where(SeenItem.article_id == duplicate_id).values(article_id=original_id)
+    )
+    connection.execute(delete(Sighting).where(Sighting.article_id == duplicate_id))
+    connection.execute(delete(LshBand).where(LshBand.article_id == duplicate_id))
+    connection.execute(delete(ArticleTopic).where(ArticleTopic.article_id == duplicate_id))
+    connection.execute(delete(ArticleRevision).where(ArticleRevision.article_id == duplicate_id))
+    connection.execute(delete(Article).where(Article.id == duplicate_id))
+
+
+def verify_new_articles(connection: Connection, article_ids: Iterable[int],
+                        thresholds: Thresholds) -> dict[int, int]:  # fmt: skip
+    """The verified insert: re-check new articles against what other workers committed meanwhile.
+
+    Two workers that meet near copies of one new article at the same moment both find nothing in
+    the index and both store it. Afterwards each looks for near twins of its new articles, and
+    whichever of a pair is newer (higher id) is folded into the older, whichever worker notices
+    first, so the pair ends as one article however the commits interleave. Returns
+    {merged id: kept id}.
+    """
+    merged: dict[int, int] = {}
+    for article_id in sorted(article_ids):
+        blob = connection.scalar(select(Article.fingerprint).where(Article.id == article_id))
+        if not blob:
+            continue
+        print_ = Fingerprint.from_bytes(blob)
+        twins: dict[int, float | None] = {}
+        for candidate in near_candidates(connection, print_.bands()):
+            if candidate.article_id == article_id:
+                continue
+            verdict = decide_near(print_, [candidate], thresholds)
+            if verdict.kind == "copy":
+                twins[candidate.article_id] = verdict.similarity
+        if not twins:
+            continue
+        oldest = min(twins)
+        if oldest < article_id:
+            merge_article(connection, article_id, oldest, twins[oldest])
+            merged[article_id] = oldest
+        else:
+            for newer in sorted(twins):
+                merge_article(connection, newer, article_id, twins[newer])
+                merged[newer] = article_id
+    return merged

@@ -170,7 +170,10 @@ class Sighting(Base):
     reason: Mapped[str] = mapped_column(String(20))  # original | url | guid | content | near | seed
     similarity: Mapped[float | None] = mapped_column(Float)
 
-    __table_args__ = (UniqueConstraint("article_id", "url_key", name="uq_sightings_article_url"),)
+    # one sighting per place: the same URL at two sources is two places
+    __table_args__ = (
+        UniqueConstraint("article_id", "source_id", "url_key", name="uq_sightings_place"),
+    )
 
 
 class LshBand(Base):

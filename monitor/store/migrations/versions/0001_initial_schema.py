@@ -218,7 +218,7 @@ def upgrade() -> None:
             ["source_id"], ["sources.id"], name=op.f("fk_sightings_source_id_sources")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sightings")),
-        sa.UniqueConstraint("article_id", "url_key", name="uq_sightings_article_url"),
+        sa.UniqueConstraint("article_id", "source_id", "url_key", name="uq_sightings_place"),
     )
     with op.batch_alter_table("sightings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sightings_article_id"), ["article_id"], unique=False)

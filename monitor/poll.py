@@ -1,0 +1,695 @@
+"""One source, end to end: the thin shell around the pure stages.
+
+    claim lease | fetch (conditional) | parse | skip seen items | fetch article pages |
+    match | dedup against the database | store (one transaction) | schedule the next poll
+
+Decisions (parsing, matching, dedup verdicts, scheduling arithmetic) are pure functions in their
+own modules; this module only calls them in order and does the I/O. CPU-heavy steps run in a
+worker thread so that one large feed never stalls the event loop and the other sources' fetches:
+parse, the seen-items query and match in one hop for a plain feed (a hop costs a thread wake-up
+and an event-loop wake-up). On SQLite, which takes one writer at a time, every write runs in one
+dedicated thread: writers in several threads would only queue on its lock (its busy handler
+sleeps up to 100 ms at a time), while one writer keeps the lock free of waits and lets SQLite's
+own work (done without the GIL) overlap with parsing in the other threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from monitor.config import Config, SourceConfig, topic_rules
+from monitor.dedup import Fingerprint, Thresholds, canonical_url, decide_near, fingerprint, url_key
+from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.fetch import Fetcher, FetchPolicy
+from monitor.items import FetchResult, Item, MatchResult, ParsedSource, PollReport, Verdict
+from monitor.match import Matcher
+from monitor.parse import extract_article, parse_source
+from monitor.parse.listing import ListingSelectors
+from monitor.schedule import (
+    Cadence,
+    adaptive_interval,
+    hint_from,
+    next_poll_after_failure,
+    next_poll_after_success,
+)
+from monitor.store import articles as store
+from monitor.store.schema import Poll, Source
+from monitor.store.sources import ClaimedSource
+
+log = logging.getLogger("monitor.poll")
+
+MAX_SITEMAPS = 50  # child sitemaps followed from one index
+MAX_SITEMAP_DEPTH = 3
+DB_RETRIES = 3
+IN_FLIGHT_PER_SLOT = 2  # poll_many: sources between fetch start and stored, per fetch slot
+
+# Written once per source: built once, with bound parameters (building a statement and its cache
+# key on every call costs more than running it). The SET columns come from the parameters.
+_UPDATE_SOURCE = update(Source).where(
+    Source.id == bindparam("b_source_id"), Source.lease_owner == bindparam("b_lease_owner")
+)
+_INSERT_POLL = insert(Poll)
+
+
+def fetch_policy(config: Config) -> FetchPolicy:
+    s = config.settings
+    return FetchPolicy(
+        user_agent=s.user_agent,
+        concurrency=s.concurrency,
+        per_host=s.per_host,
+        min_delay=s.min_host_delay.total_seconds(),
+        connect_timeout=s.timeouts.connect.total_seconds(),
+        read_timeout=s.timeouts.read.total_seconds(),
+        total_timeout=s.timeouts.total.total_seconds(),
+        max_body=s.max_body,
+        retries=s.retries,
+        allow_private_addresses=s.allow_private_addresses,
+    )
+
+
+def item_key(item: Item) -> str:
+    """Identity of an item within its source: its GUID, else its canonical URL, else its text."""
+    if item.guid:
+        basis = "guid:" + item.guid
+    elif item.url:
+        basis = "url:" + _safe_canonical(item.url)
+    else:
+        basis = "text:" + item.title + "\n" + item.summary
+    return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def item_hash(item: Item) -> str:
+    """What changes when the source edits the item: title and text."""
+    basis = "\n".join((item.title, item.summary, item.content))
+    return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def _safe_canonical(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
+
+
+@dataclass
+class Candidate:
+    """An item that is new to its source (or changed), on its way through match and dedup."""
+
+    item: Item
+    key: str
+    hash: str
+    previous_article: int | None = None  # set when the source changed an item it sent before
+    text: str = ""
+    match: MatchResult | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing decided for the items of one poll, before it is written."""
+
+    parsed_items: int
+    candidates: list[Candidate]
+    unchanged: list[tuple[str, str, int | None]]
+    ttl_seconds: int | None
+
+
+class Poller:
+    """Polls sources with one shared fetcher, matcher and database."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        fetcher: Fetcher,
+        *,
+        instance: str = "cli",
+        clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.fetcher = fetcher
+        self.instance = instance
+        self.matcher = Matcher(topic_rules(config.topics))
+        self.thresholds = Thresholds(
+            jaccard=config.settings.dedup.jaccard,
+            containment=config.settings.dedup.containment,
+            min_shingles=config.settings.dedup.min_shingles,
+        )
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.rng = rng or random.Random()
+        self._sources = {s.name: s for s in config.sources}  # config.source() is a linear scan
+        self._writer = (
+            ThreadPoolExecutor(1, thread_name_prefix="monitor-db-writer")
+            if engine.dialect.name == "sqlite"
+            else None
+        )
+
+    def close(self) -> None:
+        """Stop the writer thread (after the writes already queued)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+    async def _write_call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run a database write off the event loop: in the writer thread on SQLite."""
+        if self._writer is None:
+            return await asyncio.to_thread(function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, function, *args)
+
+    # --- the pipeline -------------------------------------------------------------------------
+
+    async def poll(self, claimed: ClaimedSource) -> PollReport:
+        source = self._sources.get(claimed.name) or self.config.source(claimed.name)
+        report = PollReport(source=source.name)
+        started_at = self.clock()
+        started = time.perf_counter()
+        result: FetchResult | None = None
+        try:
+            result = await self.fetcher.fetch(
+                source.url,
+                etag=claimed.etag if source.conditional else None,
+                last_modified=claimed.last_modified if source.conditional else None,
+                headers=source.headers,
+                trusted=True,
+                ignore_robots=source.ignore_robots,
+            )
+            report.http_status = result.status
+            report.permanent_redirect = result.permanent_redirect
+            body_hash = hashlib.sha256(result.content).hexdigest() if result.content else None
+            if result.not_modified or (
+                source.conditional and body_hash and body_hash == claimed.body_hash
+            ):
+                report.status = "not_modified"
+                outcome = Outcome(0, [], [], None)
+            else:
+                outcome = await self._process(claimed, source, result)
+            report.seconds = time.perf_counter() - started
+            await self._write_call(
+                self._write, claimed, source, result, body_hash, outcome, report, started_at
+            )
+        except (FetchError, ParseError) as exc:
+            report.status = "error"
+            report.error = str(exc)
+            report.http_status = getattr(exc, "status", None) or report.http_status
+            report.seconds = time.perf_counter() - started
+            retry_after = getattr(exc, "retry_after", None)
+            await self._write_call(
+                self._write_failure, claimed, source, report, started_at, retry_after
+            )
+        except (OperationalError, DBAPIError) as exc:
+            report.status = "error"
+            report.error = f"database error: {str(exc.orig or exc).splitlines()[0]}"
+            report.seconds = time.perf_counter() - started
+        log.info(
+            "poll %s: %s%s items=%d new=%d matched=%d articles=%d copies=%d %.2fs%s",
+            report.source,
+            report.status,
+            f" http={report.http_status}" if report.http_status else "",
+            report.items_seen,
+            report.items_new,
+            report.matched,
+            report.articles_new,
+            report.copies,
+            report.seconds,
+            f" error={report.error}" if report.error else "",
+            extra={"fields": {"event": "poll", **asdict(report)}},
+        )
+        return report
+
+    async def poll_many(
+        self, claimed: Sequence[ClaimedSource], on_done: Callable[[PollReport], Any] | None = None
+    ) -> list[PollReport]:
+        # Bounded: fetched bodies wait for the parsing threads, so without a bound all of them
+        # would be in memory at once when fetching outpaces parsing.
+        in_flight = asyncio.Semaphore(IN_FLIGHT_PER_SLOT * self.fetcher.policy.concurrency + 8)
+
+        async def one(source: ClaimedSource) -> PollReport:
+            try:
+                async with in_flight:
+                    report = await self.poll(source)
+            except Exception as exc:  # a bug in one source's processing never stops the others
+                log.exception("poll %s failed unexpectedly", source.name)
+                report = PollReport(
+                    source=source.name, status="error", error=f"internal error: {exc!r}"
+                )
+            if on_done:
+                on_done(report)
+            return report
+
+        return list(await asyncio.gather(*(one(s) for s in claimed)))
+
+    # --- stages -------------------------------------------------------------------------------
+
+    async def _process(
+        self, claimed: ClaimedSource, source: SourceConfig, result: FetchResult
+    ) -> Outcome:
+        """Parse, separate the new items, read their article pages if asked, match them.
+
+        A plain feed does it all in one thread hop; child sitemaps and article pages are
+        fetched on the event loop between the steps.
+        """
+        match_now = not source.fetch_article
+        parsed, outcome = await asyncio.to_thread(
+            self._parse_split_match, claimed, source, result, match_now
+        )
+        if outcome is None:
+            items = list(parsed.items)
+            items += await self._follow_sitemaps(source, parsed.sitemaps, {result.url})
+            limit = source.max_items or self.config.settings.max_items
+            outcome = await asyncio.to_thread(
+                self._split_new, claimed, items[:limit], parsed.ttl_seconds
+            )
+            match_now = False
+        if source.fetch_article:
+            await self._fetch_articles(outcome.candidates)
+        if not match_now:
+            await asyncio.to_thread(self._match, source, outcome.candidates)
+        return outcome
+
+    def _parse_split_match(
+        self, claimed: ClaimedSource, source: SourceConfig, result: FetchResult, match: bool
+    ) -> tuple[ParsedSource, Outcome | None]:
+        """Parse, split and (if ``match``) match; no outcome when child sitemaps must be read."""
+        parsed = self._parse(source, result)
+        if parsed.sitemaps:
+            return parsed, None
+        limit = source.max_items or self.config.settings.max_items
+        outcome = self._split_new(claimed, list(parsed.items)[:limit], parsed.ttl_seconds)
+        if match:
+            self._match(source, outcome.candidates)
+        return parsed, outcome
+
+    def _parse(self, source: SourceConfig, result: FetchResult) -> ParsedSource:
+        selectors = None
+        if source.selectors is not None:
+            selectors = ListingSelectors(**source.selectors.model_dump())
+        return parse_source(
+            source.type,
+            result.content,
+            base_url=result.url,
+            content_type=result.content_type,
+            max_items=source.max_items or self.config.settings.max_items,
+            selectors=selectors,
+            now=self.clock(),
+            window=self.config.settings.sitemap_window,
+        )
+
+    async def _follow_sitemaps(
+        self, source: SourceConfig, urls: Sequence[str], visited: set[str], depth: int = 1
+    ) -> list[Item]:
+        """Items of the child sitemaps of an index: bounded in depth and count, loops cut."""
+        items: list[Item] = []
+        if depth > MAX_SITEMAP_DEPTH:
+            return items
+        for url in urls:
+            if url in visited or len(visited) > MAX_SITEMAPS:
+                continue
+            visited.add(url)
+            child = await self.fetcher.fetch(url, trusted=False, ignore_robots=source.ignore_robots)
+            parsed = await asyncio.to_thread(self._parse, source, child)
+            items.extend(parsed.items)
+            if parsed.sitemaps:
+                items += await self._follow_sitemaps(source, parsed.sitemaps, visited, depth + 1)
+        return items
+
+    def _split_new(self, claimed: ClaimedSource, items: list[Item], ttl: int | None) -> Outcome:
+        """Separate the items this source sent before (one query) from the new or changed ones."""
+        unique: dict[str, Item] = {}
+        for item in items:  # the same GUID twice in one document counts once
+            unique.setdefault(item_key(item), item)
+        with self.engine.connect() as connection:
+            seen = store.seen_items(connection, claimed.id, list(unique))
+        candidates: list[Candidate] = []
+        unchanged: list[tuple[str, str, int | None]] = []
+        for key, item in unique.items():
+            digest = item_hash(item)
+            previous = seen.get(key)
+            if previous is None:
+                candidates.append(Candidate(item, key, digest))
+            elif previous[0] == digest:
+                unchanged.append((key, digest, previous[1]))
+            else:
+                candidates.append(Candidate(item, key, digest, previous_article=previous[1]))
+        return Outcome(len(items), candidates, unchanged, ttl)
+
+    async def _fetch_articles(self, candidates: list[Candidate]) -> None:
+        """Read the article page of each new item; on failure keep the feed's own text."""
+
+        async def one(candidate: Candidate) -> None:
+            url = candidate.item.url
+            if not url:
+                return
+            try:
+                page = await self.fetcher.fetch(url, trusted=False)
+                article = await asyncio.to_thread(
+                    extract_article, page.content, url=page.url, content_type=page.content_type
+                )
+            except (MonitorError, ValueError) as exc:
+                log.debug("article %s not read: %s", url, exc)
+                return
+            item = candidate.item
+            candidate.text = article.text
+            candidate.item = replace(
+                item,
+                title=item.title or (article.title or ""),
+                published=item.published or article.published,
+                language=item.language or article.language,
+            )
+
+        await asyncio.gather(*(one(c) for c in candidates))
+
+    def _match(self, source: SourceConfig, candidates: list[Candidate]) -> None:
+        topics = self.config.topics_of(source)
+        for candidate in candidates:
+            item = candidate.item
+            body = candidate.text or item.content
+            candidate.text = body or item.summary
+            candidate.match = self.matcher.match(
+                title=item.title, summary=item.summary, body=body, topics=topics
+            )
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        claimed: ClaimedSource,
+        source: SourceConfig,
+        result: FetchResult,
+        body_hash: str | None,
+        outcome: Outcome,
+        report: PollReport,
+        started_at: datetime,
+    ) -> None:
+        """Store the poll's articles, sightings, seen items and source state in one transaction."""
+        for attempt in range(DB_RETRIES):
+            counts = PollReport(source=report.source)
+            try:
+                with self.engine.begin() as connection:
+                    now = self.clock()
+                    seen_rows = list(outcome.unchanged)
+                    created: list[int] = []
+                    for candidate in outcome.candidates:
+                        article_id = self._record(
+                            connection, claimed.id, source, candidate, now, counts, created
+                        )
+                        seen_rows.append((candidate.key, candidate.hash, article_id))
+                    store.remember_items(connection, claimed.id, seen_rows, now)
+                    report.items_seen = outcome.parsed_items
+                    report.items_new = len(outcome.candidates)
+                    report.matched = counts.matched
+                    report.articles_new = counts.articles_new
+                    report.copies = counts.copies
+                    report.updated = counts.updated
+                    self._record_success(
+                        connection,
+                        claimed,
+                        source,
+                        result,
+                        body_hash,
+                        outcome,
+                        report,
+                        started_at,
+                        now,
+                    )
+                if created:
+                    self._verify(created, report)
+                return
+            except OperationalError:
+                if attempt == DB_RETRIES - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+
+    def _record(
+        self,
+        connection: Connection,
+        source_id: int,
+        source: SourceConfig,
+        candidate: Candidate,
+        now: datetime,
+        counts: PollReport,
+        created: list[int],
+    ) -> int | None:
+        """Decide and store one candidate; return the article it belongs to, if any."""
+        match = candidate.match
+        if match is None or not match.matched:
+            return None
+        counts.matched += 1
+        item = candidate.item
+        print_fp = fingerprint(item.title, candidate.text)
+        if candidate.previous_article is not None:
+            if store.revise_article(
+                connection,
+                candidate.previous_article,
+                title=item.title,
+                summary=item.summary,
+                text=candidate.text,
+                fingerprint=print_fp,
+                topics=match.topics,
+                now=now,
+            ):
+                counts.updated += 1
+            return candidate.previous_article
+        url = item.url or ""
+        canonical = _safe_canonical(url) if url else f"urn:monitor:item:{candidate.key}"
+        key = url_key(url) if url else candidate.key
+        verdict = self._decide(connection, source_id, item, key, print_fp)
+        if verdict.kind == "new":
+            article_id, created_now = store.insert_article(
+                connection,
+                store.NewArticle(
+                    url=url or canonical,
+                    url_key=key,
+                    canonical_url=canonical,
+                    guid=item.guid,
+                    source_id=source_id,
+                    title=item.title,
+                    summary=item.summary,
+                    text=candidate.text,
+                    author=item.author,
+                    language=item.language or source.language,
+                    published_at=item.published,
+                    discovered_at=now,
+                    fingerprint=print_fp,
+                    topics=match.topics,
+                ),
+            )
+            if created_now:
+                counts.articles_new += 1
+                created.append(article_id)
+                return article_id
+            verdict = Verdict(kind="copy", article_id=article_id, reason="url")
+        assert verdict.article_id is not None
+        counts.copies += 1
+        store.add_sighting(
+            connection,
+            article_id=verdict.article_id,
+            source_id=source_id,
+            url=url or canonical,
+            url_key=key,
+            seen_at=now,
+            published_at=item.published,
+            reason=verdict.reason or "near",
+            similarity=verdict.similarity,
+        )
+        return verdict.article_id
+
+    def _verify(self, created: list[int], report: PollReport) -> None:
+        """After commit: fold new articles that a concurrent worker also stored as near copies."""
+        with self.engine.begin() as connection:
+            merged = store.verify_new_articles(connection, created, self.thresholds)
+        mine = sum(1 for article_id in merged if article_id in created)
+        if mine:
+            report.articles_new -= mine
+            report.copies += mine
+            log.info(
+                "poll %s: %d article(s) stored concurrently elsewhere, merged",
+                report.source,
+                len(merged),
+            )
+
+    def _decide(
+        self, connection: Connection, source_id: int, item: Item, key: str, print_fp: Fingerprint
+    ) -> Verdict:
+        """Cheap to dear, stop at the first hit: URL, GUID, exact content, near duplicate."""
+        found = store.article_by_url_key(connection, key)
+        if found is not None:
+            return Verdict(kind="copy", article_id=found, reason="url", similarity=1.0)
+        if item.guid:
+            found = store.article_by_guid(connection, source_id, item.guid)
+            if found is not None:
+                return Verdict(kind="copy", article_id=found, reason="guid", similarity=1.0)
+        if print_fp.content_hash:  # an empty text is no identity
+            found = store.article_by_content(connection, print_fp.content_hash)
+            if found is not None:
+                return Verdict(kind="copy", article_id=found, reason="content", similarity=1.0)
+        candidates = store.near_candidates(connection, print_fp.bands())
+        return decide_near(print_fp, candidates, self.thresholds)
+
+    def _cadence(self, source: SourceConfig, claimed: ClaimedSource) -> Cadence:
+        s = self.config.settings
+        interval = self.config.interval_of(source)
+        if source.interval == "auto":
+            interval = timedelta(seconds=claimed.interval_seconds)
+        return Cadence(
+            interval=interval,
+            cron=source.cron,
+            jitter=s.jitter,
+            max_backoff=s.max_backoff,
+            timezone=s.digest.timezone,
+        )
+
+    def _record_success(
+        self,
+        connection: Connection,
+        claimed: ClaimedSource,
+        source: SourceConfig,
+        result: FetchResult,
+        body_hash: str | None,
+        outcome: Outcome,
+        report: PollReport,
+        started_at: datetime,
+        now: datetime,
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_poll_at": now,
+            "last_success_at": now,
+            "last_error": None,
+            "consecutive_failures": 0,
+            "lease_owner": None,
+            "lease_until": None,
+            "permanent_redirect": result.permanent_redirect,
+        }
+        if not result.not_modified:
+            values.update(etag=result.etag, last_modified=result.last_modified, body_hash=body_hash)
+        if report.items_new:
+            values["last_new_at"] = now
+        cadence = self._cadence(source, claimed)
+        if source.interval == "auto":
+            week_new = connection.scalar(
+                select(func.coalesce(func.sum(Poll.items_new), 0)).where(
+                    Poll.source_id == claimed.id, Poll.started_at >= now - timedelta(days=7)
+                )
+            )
+            hint = hint_from(outcome.ttl_seconds, result.headers.get("cache-control"))
+            interval = adaptive_interval(
+                int(week_new or 0) + report.items_new,
+                minimum=self.config.settings.min_interval,
+                maximum=self.config.settings.max_interval,
+                hint=hint,
+            )
+            cadence = replace(cadence, interval=interval)
+            values["interval_seconds"] = interval.total_seconds()
+        values["next_poll_at"] = next_poll_after_success(cadence, now, self.rng.random())
+        connection.execute(
+            _UPDATE_SOURCE, {"b_source_id": claimed.id, "b_lease_owner": self.instance, **values}
+        )
+        self._insert_poll(connection, claimed.id, report, started_at, now)
+
+    def _write_failure(
+        self,
+        claimed: ClaimedSource,
+        source: SourceConfig,
+        report: PollReport,
+        started_at: datetime,
+        retry_after: float | None,
+    ) -> None:
+        now = self.clock()
+        failures = claimed.consecutive_failures + 1
+        next_at = next_poll_after_failure(
+            self._cadence(source, claimed), now, failures, self.rng.random(), retry_after
+        )
+        with self.engine.begin() as connection:
+            connection.execute(
+                _UPDATE_SOURCE,
+                {
+                    "b_source_id": claimed.id,
+                    "b_lease_owner": self.instance,
+                    "last_poll_at": now,
+                    "last_error": report.error,
+                    "last_error_at": now,
+                    "consecutive_failures": failures,
+                    "next_poll_at": next_at,
+                    "lease_owner": None,
+                    "lease_until": None,
+                },
+            )
+            self._insert_poll(connection, claimed.id, report, started_at, now)
+
+    def _insert_poll(
+        self,
+        connection: Connection,
+        source_id: int,
+        report: PollReport,
+        started_at: datetime,
+        now: datetime,
+    ) -> None:
+        connection.execute(
+            _INSERT_POLL,
+            {
+                "source_id": source_id,
+                "started_at": started_at,
+                "finished_at": now,
+                "status": report.status,
+                "http_status": report.http_status,
+                "items_seen": report.items_seen,
+                "items_new": report.items_new,
+                "matched": report.matched,
+                "articles_new": report.articles_new,
+                "copies": report.copies,
+                "updated": report.updated,
+                "error": report.error,
+                "seconds": round(report.seconds, 4),
+                "instance": self.instance,
+            },
+        )
+
+
+async def poll_once(
+    config: Config,
+    engine: Engine,
+    names: Sequence[str] = (),
+    *,
+    instance: str = "cli",
+    on_start: Callable[[int], Any] | None = None,
+    on_done: Callable[[PollReport], Any] | None = None,
+) -> list[PollReport]:
+    """`monitor poll`: claim the (named or all enabled) sources now, poll them, release them."""
+    from monitor.store.sources import claim_named, release_leases
+
+    wanted = list(names) if names else [s.name for s in config.sources if s.enabled]
+    known = {s.name for s in config.sources}
+    for name in wanted:
+        if name not in known:
+            config.source(name)  # an unknown name is a usage error, before any work
+    now = datetime.now(UTC)
+    lease = config.settings.lease.total_seconds()
+    claimed = claim_named(engine, instance, wanted, now, lease)
+    busy = sorted(set(wanted) - {c.name for c in claimed})
+    if on_start:
+        on_start(len(claimed))
+    reports = [
+        PollReport(source=name, status="skipped", error="being polled by another instance")
+        for name in busy
+    ]
+    try:
+        async with Fetcher(fetch_policy(config)) as fetcher:
+            poller = Poller(config, engine, fetcher, instance=instance)
+            try:
+                reports += await poller.poll_many(claimed, on_done)
+            finally:
+                poller.close()
+    finally:
+        release_leases(engine, instance, [c.id for c in claimed])
+    return sorted(reports, key=lambda r: r.source)

@@ -1,0 +1,307 @@
+"""`monitor poll` end to end: the real CLI against a real local HTTP server and a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.store.db import make_engine
+from monitor.store.schema import Article, ArticleRevision, Poll, SeenItem, Sighting
+from tests.conftest import run_monitor
+from tests.feedgen import MSS_REPORT, UNRELATED, Entry, article_page, rss, seed_republished
+from tests.hostile_server import HostileServer, conditional, respond, status
+
+TOPICS = (Path(__file__).resolve().parent.parent / "sources.yaml").read_text().split("topics:", 1)[1]
+TOPICS = "topics:" + TOPICS.split("\nsources:", 1)[0]
+
+
+def write_config(workdir: Path, server: HostileServer, sources: str, settings: str = "") -> None:
+    (workdir / "sources.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            settings:
+              min_host_delay: 0s
+              retries: 0
+              timeouts: {{connect: 2s, read: 3s, total: 5s}}
+            {textwrap.indent(textwrap.dedent(settings), "  ").strip() if settings else ""}
+            """
+        )
+        + TOPICS
+        + "\nsources:\n"
+        + textwrap.indent(textwrap.dedent(sources).replace("SERVER", server.url("")), "  ")
+    )
+
+
+def poll(workdir: Path, env: dict[str, str], *args: str) -> tuple[int, list[dict[str, object]], str]:
+    result = run_monitor("poll", "--format", "json", *args, cwd=workdir, env=env)
+    reports = json.loads(result.stdout) if result.stdout.strip() else []
+    return result.returncode, reports, result.stderr
+
+
+@pytest.fixture
+def env(workdir: Path, database_url: str) -> dict[str, str]:
+    return {"MONITOR_DATABASE_URL": database_url}
+
+
+def init(workdir: Path, env: dict[str, str]) -> None:
+    result = run_monitor("init", cwd=workdir, env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_poll_stores_matching_items_once_and_recognises_copies(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    feed_a = rss([MSS_REPORT, UNRELATED, seed_republished()])
+    tracked = replace(
+        MSS_REPORT,
+        guid="b-7",
+        link=MSS_REPORT.link + "?utm_source=rss&utm_medium=feed&fbclid=abc",
+    )
+    feed_b = rss([tracked])
+    hostile_server.route("/a.xml", conditional(feed_a, etag='"v1"'))
+    hostile_server.route("/b.xml", respond(feed_b))
+    write_config(
+        workdir,
+        hostile_server,
+        """
+        - {name: outlet-a, url: "SERVER/a.xml"}
+        - {name: outlet-b, url: "SERVER/b.xml"}
+        """,
+    )
+    init(workdir, env)
+
+    code, reports, err = poll(workdir, env)
+    assert code == 0, err
+    by_name = {r["source"]: r for r in reports}
+    a, b = by_name["outlet-a"], by_name["outlet-b"]
+    assert a["status"] == "ok" and a["items_seen"] == 3 and a["items_new"] == 3
+    assert a["matched"] == 2  # the unrelated item is not kept
+    assert a["articles_new"] + b["articles_new"] == 1  # the MSS report, stored once
+    assert a["copies"] + b["copies"] == 2  # the seed copy, and outlet-b's tracked URL
+
+    engine = make_engine(env["MONITOR_DATABASE_URL"])
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Article)) == 2  # seed + report
+        reasons = dict(
+            connection.execute(select(Sighting.url, Sighting.reason)).all()
+        )
+        # both outlets are polled at once: whichever stored it first holds the original
+        assert {reasons[tracked.link], reasons[MSS_REPORT.link]} == {"original", "url"}
+        assert reasons["https://copycat.example/haiti/rubio-kenya"] in {"near", "content"}
+        assert connection.scalar(select(func.count()).select_from(SeenItem)) == 4
+        assert connection.scalar(select(func.count()).select_from(Poll)) == 2
+
+    # the second poll: outlet-a answers 304, outlet-b sends the same items again
+    code, reports, err = poll(workdir, env)
+    assert code == 0, err
+    by_name = {r["source"]: r for r in reports}
+    assert by_name["outlet-a"]["status"] == "not_modified"
+    assert by_name["outlet-a"]["http_status"] == 304
+    assert by_name["outlet-b"]["status"] in {"ok", "not_modified"}
+    assert by_name["outlet-b"]["items_new"] == 0
+    assert hostile_server.requests("/a.xml")[-1].headers.get("if-none-match") == '"v1"'
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Article)) == 2
+        assert connection.scalar(select(func.count()).select_from(Sighting)) == 4
+
+    # the query shows the report with its copy, and which outlet had it first
+    result = run_monitor("query", "--format", "json", cwd=workdir, env=env)
+    articles = json.loads(result.stdout)
+    assert [a["title"] for a in articles] == [MSS_REPORT.title]
+    assert {"mss", "haiti", "kenya"} <= set(articles[0]["topics"])
+    assert len(articles[0]["sightings"]) == 2
+    assert articles[0]["first_seen_by"] in {"outlet-a", "outlet-b"}
+    engine.dispose()
+
+
+def test_an_updated_item_updates_the_article_and_keeps_the_change(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    versions = iter(
+        [
+            rss([MSS_REPORT]),
+            rss([replace(MSS_REPORT, title=MSS_REPORT.title + " (corrected)")]),
+        ]
+    )
+    current = {"body": next(versions)}
+
+    def handler(request, conn) -> None:  # type: ignore[no-untyped-def]
+        conn.send(200, current["body"], [("Content-Type", "application/rss+xml")])
+
+    hostile_server.route("/feed.xml", handler)
+    write_config(workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml"}')
+    init(workdir, env)
+    assert poll(workdir, env)[0] == 0
+    current["body"] = next(versions)
+    code, reports, _ = poll(workdir, env)
+    assert code == 0
+    assert reports[0]["updated"] == 1 and reports[0]["articles_new"] == 0
+    engine = make_engine(env["MONITOR_DATABASE_URL"])
+    with engine.connect() as connection:
+        titles = connection.execute(select(Article.title).where(Article.is_seed.is_(False))).scalars().all()
+        assert titles == [MSS_REPORT.title + " (corrected)"]
+        revision = connection.execute(select(ArticleRevision.previous_title)).scalar_one()
+        assert revision == MSS_REPORT.title
+    engine.dispose()
+
+
+def test_failing_sources_are_recorded_and_never_stop_the_others(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    hostile_server.route("/good.xml", respond(rss([MSS_REPORT])))
+    hostile_server.route("/missing.xml", status(404))
+    hostile_server.route("/broken.xml", respond(b"<rss><channel><item><title>oops</channel>"))
+    hostile_server.route("/page.html", respond(b"<html><body><p>Welcome</p></body></html>", content_type="text/html"))
+    write_config(
+        workdir,
+        hostile_server,
+        """
+        - {name: good, url: "SERVER/good.xml"}
+        - {name: missing, url: "SERVER/missing.xml"}
+        - {name: broken, url: "SERVER/broken.xml"}
+        - {name: page, url: "SERVER/page.html"}
+        - {name: refused, url: "http://127.0.0.1:9/feed.xml"}
+        """,
+    )
+    init(workdir, env)
+    code, reports, _ = poll(workdir, env)
+    assert code == 1
+    by_name = {r["source"]: r for r in reports}
+    assert by_name["good"]["status"] == "ok" and by_name["good"]["articles_new"] == 1
+    for name in ("missing", "broken", "page", "refused"):
+        assert by_name[name]["status"] == "error", by_name[name]
+        assert by_name[name]["error"]
+    assert "404" in by_name["missing"]["error"]
+    states = json.loads(run_monitor("sources", "--format", "json", cwd=workdir, env=env).stdout)
+    state = {s["name"]: s for s in states}
+    assert state["missing"]["state"] == "failing"
+    assert state["missing"]["consecutive_failures"] == 1
+    assert "404" in state["missing"]["last_error"]
+    assert state["good"]["state"] == "ok" and state["good"]["last_error"] is None
+
+
+def test_article_pages_are_read_for_sources_that_ask(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    # the feed item says nothing about the topics; the article page does, deep in its body
+    paragraphs = [f"Paragraph {i} about the regional economy and trade routes." for i in range(8)]
+    paragraphs.append("Meanwhile, Kenyan officers of the mission in Haiti reported progress.")
+    hostile_server.route("/story.html", respond(article_page("Regional economy", paragraphs), content_type="text/html"))
+    teaser = Entry(guid="t-1", title="Regional economy roundup", link=hostile_server.url("/story.html"),
+                   description="Trade and markets this week.")  # fmt: skip
+    hostile_server.route("/feed.xml", respond(rss([teaser])))
+    write_config(workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml", fetch_article: true}')
+    init(workdir, env)
+
+    # article links pointing at a private address are refused by default (SSRF rule)
+    code, reports, _ = poll(workdir, env)
+    assert code == 0, reports
+    assert reports[0]["matched"] == 0
+    assert hostile_server.hits("/story.html") == 0
+
+    allowed = {**env, "MONITOR_ALLOW_PRIVATE_ADDRESSES": "1"}
+    other = workdir / "other"
+    other.mkdir()
+    (other / "sources.yaml").write_text((workdir / "sources.yaml").read_text())
+    fresh = {**allowed, "MONITOR_DATABASE_URL": f"sqlite:///{other / 'm.db'}"}
+    init(other, fresh)
+    code, reports, _ = poll(other, fresh)
+    assert code == 0, reports
+    assert hostile_server.hits("/story.html") == 1
+    assert reports[0]["matched"] == 1 and reports[0]["articles_new"] == 1
+
+
+def test_unknown_source_name_is_a_usage_error(workdir: Path, env: dict[str, str],
+                                              hostile_server: HostileServer) -> None:  # fmt: skip
+    write_config(workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml"}')
+    init(workdir, env)
+    code, _, err = poll(workdir, env, "--source", "nope")
+    assert code == 2
+    assert "no source named 'nope'" in err
+
+
+LONG_STORY = " ".join(
+    [
+        "Police officers from Kenya and Jamaica escorted a convoy of fuel trucks from the port of",
+        "Varreux to the centre of Port-au-Prince on Thursday, the first such convoy in three weeks.",
+        "The trucks had been stranded since armed groups blocked the coastal road in early November,",
+        "leaving hospitals and water pumping stations in the capital without diesel. A spokesperson",
+        "for the mission said the convoy of forty-two trucks reached the terminal in Delmas without",
+        "incident after a journey of six hours. Residents of Cité Soleil watched from rooftops as",
+        "armoured vehicles cleared barricades of burnt cars and rubble along Route Nationale 1.",
+        "The Haitian National Police said two suspects were arrested near the Varreux terminal and",
+        "that patrols would continue through the weekend. Fuel prices on the informal market had",
+        "tripled during the blockade, according to traders interviewed in the Croix-des-Bossales",
+        "market, and several schools had closed because teachers could not reach them. The ministry",
+        "of commerce said a second convoy was planned for Monday if the road remained open, and that",
+        "priority would go to hospitals, bakeries and the national water authority. Diplomats in the",
+        "capital welcomed the operation but warned that without a lasting presence on the road the",
+        "gangs would return within days, as they had after previous operations in September.",
+    ]
+)
+
+
+@pytest.mark.postgres
+def test_two_processes_meeting_the_same_new_article_store_it_once(
+    workdir: Path, postgres_url: str, hostile_server: HostileServer
+) -> None:
+    """Near copies (and an identical URL) served to two `monitor poll` processes at one instant."""
+    import subprocess
+    import sys
+    import threading
+
+    original = Entry(guid="a-1", title="Convoy reaches Port-au-Prince under Kenyan escort",
+                     link="https://outlet-a.example/convoy", content=LONG_STORY)  # fmt: skip
+    edited = LONG_STORY.replace("forty-two", "42").replace("six hours", "about six hours")
+    copy = Entry(guid="b-1", title="Fuel convoy escorted by Kenyan police arrives in Haitian capital",
+                 link="https://outlet-b.example/world/convoy", content="(AFP) " + edited)  # fmt: skip
+    shared = replace(MSS_REPORT, guid="shared")
+    barrier = threading.Barrier(2, timeout=20)
+
+    def together(body: bytes):  # type: ignore[no-untyped-def]
+        def handler(request, conn) -> None:  # type: ignore[no-untyped-def]
+            barrier.wait()
+            conn.send(200, body, [("Content-Type", "application/rss+xml")])
+
+        return handler
+
+    hostile_server.route("/a.xml", together(rss([original, shared])))
+    hostile_server.route("/b.xml", together(rss([copy, replace(shared, guid="shared-b")])))
+    write_config(
+        workdir,
+        hostile_server,
+        """
+        - {name: outlet-a, url: "SERVER/a.xml"}
+        - {name: outlet-b, url: "SERVER/b.xml"}
+        """,
+    )
+    env = {"MONITOR_DATABASE_URL": postgres_url}
+    init(workdir, env)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "monitor", "poll", "--source", name, "--format", "json"],
+            cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for name in ("outlet-a", "outlet-b")
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    engine = make_engine(postgres_url)
+    with engine.connect() as connection:
+        titles = connection.execute(select(Article.title).where(Article.is_seed.is_(False))).scalars().all()
+        assert len(titles) == 2, titles  # the convoy story once, the shared report once
+        places = connection.execute(
+            select(Article.title, func.count())
+            .join(Sighting)
+            .where(Article.is_seed.is_(False))
+            .group_by(Article.title)
+        ).all()
+        assert sorted(count for _, count in places) == [2, 2], places  # each seen at both outlets
+    engine.dispose()
