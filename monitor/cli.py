@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property, wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -367,7 +367,7 @@ def poll(app: App, names: tuple[str, ...], fmt: str | None) -> None:
         if progress is not None:
             progress.stop()
     if fmt == "json":
-        click.echo(to_json([r.__dict__ for r in reports]))
+        click.echo(to_json([asdict(r) for r in reports]))
     else:
         app.console.print(poll_table(reports))
     if any(r.status in {"error", "skipped"} for r in reports):
@@ -415,21 +415,225 @@ def poll_table(reports: list[PollReport]) -> Any:
 
 
 @main.command()
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    envvar="MONITOR_METRICS_PORT",
+    help="Serve Prometheus /metrics and /healthz on this port.",
+)
+@click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, envvar="MONITOR_METRICS_HOST"
+)
+@click.option("--instance", help="A name for this instance in leases and logs (default host-pid).")
 @pass_app
 @handle_errors
-def run(app: App) -> None:
-    """Run as a background service: scheduled polls, the daily digest, housekeeping."""
-    not_yet("the service")
+def run(app: App, metrics_port: int | None, metrics_host: str, instance: str | None) -> None:
+    """Run as a background service: scheduled polls, the daily digest, housekeeping.
+
+    Stops cleanly on SIGTERM or SIGINT (in-flight polls get a grace period); a second signal exits
+    at once. Several instances may share one PostgreSQL database.
+    """
+    import asyncio
+
+    from monitor.service import Service
+
+    service = Service(
+        app.config, app.ready_engine(), metrics_port=metrics_port, metrics_host=metrics_host
+    )
+    if instance:
+        service.instance = instance
+    sys.exit(asyncio.run(service.run()))
 
 
 @main.command()
 @click.option("--date", "day", help="The day to write (YYYY-MM-DD; default: yesterday).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Print the written paths as lines of text or as JSON.",
+)
 @pass_app
 @handle_errors
-def digest(app: App, day: str | None, out: Path | None) -> None:
-    """Write the daily digest (Markdown, HTML, JSON) for one day."""
-    not_yet("the digest")
+def digest(app: App, day: str | None, out: Path | None, fmt: str) -> None:
+    """Write the daily digest (Markdown, HTML, JSON) for one day, and refresh coverage.atom.
+
+    The day is a date in the digest time zone (settings.digest.timezone); the files go to
+    settings.digest.dir unless --out is given. Writing a past day again gives identical files.
+    """
+    from datetime import date as Date
+
+    from monitor.digest import write_digest
+
+    try:
+        wanted = Date.fromisoformat(day) if day else None
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a date like 2026-11-20, got {day!r}", param_hint="--date"
+        ) from None
+    files = write_digest(app.ready_engine(), app.config, wanted, out)
+    if fmt == "json":
+        click.echo(
+            to_json(
+                {
+                    "date": files.day.isoformat(),
+                    "articles": files.articles,
+                    "files": {
+                        "markdown": str(files.markdown),
+                        "html": str(files.html),
+                        "json": str(files.json),
+                        "atom": str(files.atom),
+                    },
+                }
+            )
+        )
+        return
+    for path in files.paths:
+        click.echo(str(path))
+
+
+@main.command()
+@click.option("--text", help="The text to match.")
+@click.option("--title", default="", help="A title to match with the text.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Match a text file.",
+)
+@click.option("--url", help="Fetch a page, extract its article text and match it.")
+@click.option("--topic", "topics", multiple=True, help="Only these topics (repeatable).")
+@format_option
+@pass_app
+@handle_errors
+def match(
+    app: App,
+    text: str | None,
+    title: str,
+    path: Path | None,
+    url: str | None,
+    topics: tuple[str, ...],
+    fmt: str | None,
+) -> None:
+    """Explain a matching decision: which terms matched where, which exclusions fired, the score."""
+    from monitor.config import topic_rules
+    from monitor.match import Matcher
+
+    given = [x for x in (text, path, url) if x]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --text, --file or --url")
+    if path is not None:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    elif url is not None:
+        title, text = fetch_article_text(app, url, title)
+    matcher = Matcher(topic_rules(app.config.topics))
+    unknown = [t for t in topics if t not in app.config.topics]
+    if unknown:
+        raise click.BadParameter(f"unknown topic {unknown[0]!r}", param_hint="--topic")
+    explanation = matcher.explain(title=title, body=text or "", topics=topics or None)
+    if pick_format(fmt) == "json":
+        click.echo(
+            to_json(
+                {
+                    "matched": explanation.result.matched,
+                    "topics": [
+                        {
+                            "topic": t.topic,
+                            "score": t.score,
+                            "hits": [
+                                {"term": h.term, "field": h.field, "count": h.count} for h in t.hits
+                            ],
+                        }
+                        for t in explanation.result.topics
+                    ],
+                    "vetoed": list(explanation.result.vetoed),
+                    "dropped": [h.term for h in explanation.dropped],
+                }
+            )
+        )
+        return
+    click.echo(printable(explanation.render()))
+    click.echo(
+        "kept: matches " + ", ".join(t.topic for t in explanation.result.topics)
+        if explanation.result.matched
+        else "not kept: no topic matched"
+    )
+
+
+def fetch_article_text(app: App, url: str, title: str) -> tuple[str, str]:
+    import asyncio
+
+    from monitor.fetch import Fetcher
+    from monitor.parse import extract_article
+    from monitor.poll import fetch_policy
+
+    async def get() -> tuple[str, str]:
+        async with Fetcher(fetch_policy(app.config)) as fetcher:
+            page = await fetcher.fetch(url)
+        article = extract_article(page.content, url=page.url, content_type=page.content_type)
+        return title or article.title or "", article.text
+
+    return asyncio.run(get())
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Report what would change, change nothing.")
+@format_option
+@pass_app
+@handle_errors
+def rematch(app: App, dry_run: bool, fmt: str | None) -> None:
+    """Re-apply the topic rules to the stored articles; report what is added and removed."""
+    from sqlalchemy import select
+
+    from monitor.config import topic_rules
+    from monitor.match import Matcher
+    from monitor.store.schema import Source
+    from monitor.tuning import rematch as apply_rules
+
+    engine = app.ready_engine()
+    config = app.config
+    with engine.connect() as connection:
+        ids = dict(connection.execute(select(Source.name, Source.id)).all())
+    topics_of = {ids[s.name]: config.topics_of(s) for s in config.sources if s.name in ids}
+    report = apply_rules(engine, Matcher(topic_rules(config.topics)), topics_of, dry_run=dry_run)
+    if pick_format(fmt) == "json":
+        click.echo(to_json(report.to_json()))
+        return
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"{report.articles} articles matched again; {report.changed} {verb}")
+    for topic, change in report.to_json()["topics"].items():
+        click.echo(f"  {topic}: +{len(change['added'])} -{len(change['removed'])}")
+    if report.unmatched:
+        click.echo(f"  {len(report.unmatched)} no longer match any topic (kept, listed under none)")
+
+
+@main.command()
+@click.option(
+    "--explain", "target", required=True, metavar="URL_OR_ID", help="An article id or a URL seen."
+)
+@format_option
+@pass_app
+@handle_errors
+def dedup(app: App, target: str, fmt: str | None) -> None:
+    """Explain a dedup decision: copy of what, why, with which similarity, and near neighbours."""
+    from monitor.dedup import Thresholds
+    from monitor.tuning import explain_dedup, render_dedup
+
+    s = app.config.settings.dedup
+    thresholds = Thresholds(
+        jaccard=s.jaccard, containment=s.containment, min_shingles=s.min_shingles
+    )
+    try:
+        explanation = explain_dedup(app.ready_engine(), target, thresholds)
+    except (LookupError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--explain") from None
+    if pick_format(fmt) == "json":
+        click.echo(to_json(explanation))
+        return
+    click.echo(printable(render_dedup(explanation)))
 
 
 @main.command()

@@ -58,8 +58,13 @@ def _articles(connection: Connection) -> Iterator[Any]:
         last = rows[-1].id
 
 
-def rematch(engine: Engine, matcher: Matcher, topics_of: dict[int | None, list[str]] | None = None,
-            *, dry_run: bool) -> RematchReport:  # fmt: skip
+def rematch(
+    engine: Engine,
+    matcher: Matcher,
+    topics_of: dict[int | None, list[str]] | None = None,
+    *,
+    dry_run: bool,
+) -> RematchReport:
     """Match every stored article again; rewrite its topics unless `dry_run`.
 
     An article that no longer matches any topic keeps its row (and its sightings): coverage is

@@ -94,7 +94,7 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def run_monitor(*args: str, cwd: Path, env: dict[str, str] | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the real `monitor` command line in a subprocess, as a user would."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     environment.update(env or {})

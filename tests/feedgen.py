@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-SEED_TEXT = (Path(__file__).resolve().parent.parent / "storage" / "seed" / "rubio-kenyan-forces-haiti.txt").read_text()
+SEED_TEXT = (
+    Path(__file__).resolve().parent.parent / "storage" / "seed" / "rubio-kenyan-forces-haiti.txt"
+).read_text()
 
 
 @dataclass(frozen=True)
@@ -21,12 +23,14 @@ class Entry:
     published: datetime = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def rss(entries: list[Entry], title: str = "Test feed", link: str = "https://example.org/") -> bytes:
+def rss(
+    entries: list[Entry], title: str = "Test feed", link: str = "https://example.org/"
+) -> bytes:
     items = []
     for e in entries:
         content = f"<content:encoded>{escape(e.content)}</content:encoded>" if e.content else ""
         items.append(
-            f"<item><guid isPermaLink=\"false\">{escape(e.guid)}</guid><title>{escape(e.title)}</title>"
+            f'<item><guid isPermaLink="false">{escape(e.guid)}</guid><title>{escape(e.title)}</title>'
             f"<link>{escape(e.link)}</link><description>{escape(e.description)}</description>"
             f"{content}<pubDate>{format_datetime(e.published)}</pubDate></item>"
         )
@@ -42,9 +46,9 @@ def rss(entries: list[Entry], title: str = "Test feed", link: str = "https://exa
 def article_page(title: str, paragraphs: list[str]) -> bytes:
     body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title></head><body>"
-        "<nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav>"
+        '<nav><a href="/">Home</a> <a href="/world">World</a></nav>'
         f"<article><h1>{escape(title)}</h1>{body}</article>"
         "<footer>Copyright Example News. All rights reserved.</footer></body></html>"
     ).encode()
@@ -76,7 +80,9 @@ MSS_REPORT = Entry(
 )
 
 
-def seed_republished(guid: str = "r-1", link: str = "https://copycat.example/haiti/rubio-kenya") -> Entry:
+def seed_republished(
+    guid: str = "r-1", link: str = "https://copycat.example/haiti/rubio-kenya"
+) -> Entry:
     """The reference article republished: new headline, a dateline, boilerplate, its first 80%."""
     paragraphs = SEED_TEXT.strip().split("\n")
     kept = paragraphs[: int(len(paragraphs) * 0.8)]

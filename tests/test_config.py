@@ -160,7 +160,10 @@ BAD = {
         """,
         "sources.yaml:3: sources[0] 'one': url: required, but missing",
     ),
-    "not a mapping": ("- just\n- a list\n", "sources.yaml:1: expected a mapping with `settings`, `topics` and `sources`, got list"),
+    "not a mapping": (
+        "- just\n- a list\n",
+        "sources.yaml:1: expected a mapping with `settings`, `topics` and `sources`, got list",
+    ),
     "bad timezone": (
         """
         settings:
@@ -233,7 +236,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_an_interval_under_a_minute_is_allowed_with_a_warning(tmp_path: Path) -> None:
-    code, _, err = check(tmp_path, "sources:\n  - {name: a, url: 'https://x.org/f', interval: 30s}\n")
+    code, _, err = check(
+        tmp_path, "sources:\n  - {name: a, url: 'https://x.org/f', interval: 30s}\n"
+    )
     assert code == 0
     assert "warning:" in err and "under a minute" in err
 
@@ -264,7 +269,9 @@ def test_a_bad_environment_value_names_the_variable() -> None:
 def test_monitor_config_env_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "elsewhere.yaml"
     path.write_text(GOOD)
-    result = run_monitor("check", "--format", "json", cwd=tmp_path, env={"MONITOR_CONFIG": str(path)})
+    result = run_monitor(
+        "check", "--format", "json", cwd=tmp_path, env={"MONITOR_CONFIG": str(path)}
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["config"].endswith("elsewhere.yaml")
 

@@ -17,7 +17,9 @@ from tests.conftest import run_monitor
 from tests.feedgen import MSS_REPORT, UNRELATED, Entry, article_page, rss, seed_republished
 from tests.hostile_server import HostileServer, conditional, respond, status
 
-TOPICS = (Path(__file__).resolve().parent.parent / "sources.yaml").read_text().split("topics:", 1)[1]
+TOPICS = (
+    (Path(__file__).resolve().parent.parent / "sources.yaml").read_text().split("topics:", 1)[1]
+)
 TOPICS = "topics:" + TOPICS.split("\nsources:", 1)[0]
 
 
@@ -38,7 +40,9 @@ def write_config(workdir: Path, server: HostileServer, sources: str, settings: s
     )
 
 
-def poll(workdir: Path, env: dict[str, str], *args: str) -> tuple[int, list[dict[str, object]], str]:
+def poll(
+    workdir: Path, env: dict[str, str], *args: str
+) -> tuple[int, list[dict[str, object]], str]:
     result = run_monitor("poll", "--format", "json", *args, cwd=workdir, env=env)
     reports = json.loads(result.stdout) if result.stdout.strip() else []
     return result.returncode, reports, result.stderr
@@ -88,9 +92,7 @@ def test_poll_stores_matching_items_once_and_recognises_copies(
     engine = make_engine(env["MONITOR_DATABASE_URL"])
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Article)) == 2  # seed + report
-        reasons = dict(
-            connection.execute(select(Sighting.url, Sighting.reason)).all()
-        )
+        reasons = dict(connection.execute(select(Sighting.url, Sighting.reason)).all())
         # both outlets are polled at once: whichever stored it first holds the original
         assert {reasons[tracked.link], reasons[MSS_REPORT.link]} == {"original", "url"}
         assert reasons["https://copycat.example/haiti/rubio-kenya"] in {"near", "content"}
@@ -144,7 +146,11 @@ def test_an_updated_item_updates_the_article_and_keeps_the_change(
     assert reports[0]["updated"] == 1 and reports[0]["articles_new"] == 0
     engine = make_engine(env["MONITOR_DATABASE_URL"])
     with engine.connect() as connection:
-        titles = connection.execute(select(Article.title).where(Article.is_seed.is_(False))).scalars().all()
+        titles = (
+            connection.execute(select(Article.title).where(Article.is_seed.is_(False)))
+            .scalars()
+            .all()
+        )
         assert titles == [MSS_REPORT.title + " (corrected)"]
         revision = connection.execute(select(ArticleRevision.previous_title)).scalar_one()
         assert revision == MSS_REPORT.title
@@ -157,7 +163,9 @@ def test_failing_sources_are_recorded_and_never_stop_the_others(
     hostile_server.route("/good.xml", respond(rss([MSS_REPORT])))
     hostile_server.route("/missing.xml", status(404))
     hostile_server.route("/broken.xml", respond(b"<rss><channel><item><title>oops</channel>"))
-    hostile_server.route("/page.html", respond(b"<html><body><p>Welcome</p></body></html>", content_type="text/html"))
+    hostile_server.route(
+        "/page.html", respond(b"<html><body><p>Welcome</p></body></html>", content_type="text/html")
+    )
     write_config(
         workdir,
         hostile_server,
@@ -192,11 +200,20 @@ def test_article_pages_are_read_for_sources_that_ask(
     # the feed item says nothing about the topics; the article page does, deep in its body
     paragraphs = [f"Paragraph {i} about the regional economy and trade routes." for i in range(8)]
     paragraphs.append("Meanwhile, Kenyan officers of the mission in Haiti reported progress.")
-    hostile_server.route("/story.html", respond(article_page("Regional economy", paragraphs), content_type="text/html"))
-    teaser = Entry(guid="t-1", title="Regional economy roundup", link=hostile_server.url("/story.html"),
-                   description="Trade and markets this week.")  # fmt: skip
+    hostile_server.route(
+        "/story.html",
+        respond(article_page("Regional economy", paragraphs), content_type="text/html"),
+    )
+    teaser = Entry(
+        guid="t-1",
+        title="Regional economy roundup",
+        link=hostile_server.url("/story.html"),
+        description="Trade and markets this week.",
+    )
     hostile_server.route("/feed.xml", respond(rss([teaser])))
-    write_config(workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml", fetch_article: true}')
+    write_config(
+        workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml", fetch_article: true}'
+    )
     init(workdir, env)
 
     # article links pointing at a private address are refused by default (SSRF rule)
@@ -217,8 +234,9 @@ def test_article_pages_are_read_for_sources_that_ask(
     assert reports[0]["matched"] == 1 and reports[0]["articles_new"] == 1
 
 
-def test_unknown_source_name_is_a_usage_error(workdir: Path, env: dict[str, str],
-                                              hostile_server: HostileServer) -> None:  # fmt: skip
+def test_unknown_source_name_is_a_usage_error(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
     write_config(workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml"}')
     init(workdir, env)
     code, _, err = poll(workdir, env, "--source", "nope")
@@ -256,11 +274,19 @@ def test_two_processes_meeting_the_same_new_article_store_it_once(
     import sys
     import threading
 
-    original = Entry(guid="a-1", title="Convoy reaches Port-au-Prince under Kenyan escort",
-                     link="https://outlet-a.example/convoy", content=LONG_STORY)  # fmt: skip
+    original = Entry(
+        guid="a-1",
+        title="Convoy reaches Port-au-Prince under Kenyan escort",
+        link="https://outlet-a.example/convoy",
+        content=LONG_STORY,
+    )
     edited = LONG_STORY.replace("forty-two", "42").replace("six hours", "about six hours")
-    copy = Entry(guid="b-1", title="Fuel convoy escorted by Kenyan police arrives in Haitian capital",
-                 link="https://outlet-b.example/world/convoy", content="(AFP) " + edited)  # fmt: skip
+    copy = Entry(
+        guid="b-1",
+        title="Fuel convoy escorted by Kenyan police arrives in Haitian capital",
+        link="https://outlet-b.example/world/convoy",
+        content="(AFP) " + edited,
+    )
     shared = replace(MSS_REPORT, guid="shared")
     barrier = threading.Barrier(2, timeout=20)
 
@@ -287,15 +313,23 @@ def test_two_processes_meeting_the_same_new_article_store_it_once(
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "monitor", "poll", "--source", name, "--format", "json"],
-            cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=workdir,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in ("outlet-a", "outlet-b")
     ]
     outputs = [p.communicate(timeout=120) for p in processes]
     assert all(p.returncode == 0 for p in processes), outputs
     engine = make_engine(postgres_url)
     with engine.connect() as connection:
-        titles = connection.execute(select(Article.title).where(Article.is_seed.is_(False))).scalars().all()
+        titles = (
+            connection.execute(select(Article.title).where(Article.is_seed.is_(False)))
+            .scalars()
+            .all()
+        )
         assert len(titles) == 2, titles  # the convoy story once, the shared report once
         places = connection.execute(
             select(Article.title, func.count())

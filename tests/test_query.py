@@ -23,22 +23,47 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 ARTICLES = [
     # (source, title, text, topics, language, age)
-    ("nation", "Kenyan police arrive in Haiti for the MSS mission",
-     "Kenyan police officers landed in Port-au-Prince to join the Multinational Security Support mission.",
-     {"mss": 0.9, "kenya": 0.8, "haiti": 0.7}, "en", timedelta(hours=2)),
-    ("nouvelliste", "Les policiers kényans patrouillent à Port-au-Prince",
-     "La mission multinationale d'appui à la sécurité a commencé ses patrouilles dans la capitale haïtienne.",
-     {"haiti": 0.9, "kenya": 0.6}, "fr", timedelta(hours=30)),
-    ("nation", "Nairobi court hears petition on police deployment",
-     "The High Court in Nairobi heard a petition against the deployment of police officers abroad.",
-     {"kenya": 0.7}, "en", timedelta(days=3)),
-    ("guardian", "Gang violence displaces thousands in Haiti",
-     "Gang violence in Haiti displaced thousands of families, the gang suppression force said; gang leaders fled.",
-     {"haiti": 0.95, "gsf": 0.5}, "en", timedelta(days=10)),
-    ("guardian", "=HYPERLINK(\"http://evil.example\",\"click\")",
-     "A hostile title that looks like a spreadsheet formula, about Haiti.",
-     {"haiti": 0.3}, "en", timedelta(hours=5)),
-]  # fmt: skip
+    (
+        "nation",
+        "Kenyan police arrive in Haiti for the MSS mission",
+        "Kenyan police officers landed in Port-au-Prince to join the Multinational Security Support mission.",
+        {"mss": 0.9, "kenya": 0.8, "haiti": 0.7},
+        "en",
+        timedelta(hours=2),
+    ),
+    (
+        "nouvelliste",
+        "Les policiers kényans patrouillent à Port-au-Prince",
+        "La mission multinationale d'appui à la sécurité a commencé ses patrouilles dans la capitale haïtienne.",
+        {"haiti": 0.9, "kenya": 0.6},
+        "fr",
+        timedelta(hours=30),
+    ),
+    (
+        "nation",
+        "Nairobi court hears petition on police deployment",
+        "The High Court in Nairobi heard a petition against the deployment of police officers abroad.",
+        {"kenya": 0.7},
+        "en",
+        timedelta(days=3),
+    ),
+    (
+        "guardian",
+        "Gang violence displaces thousands in Haiti",
+        "Gang violence in Haiti displaced thousands of families, the gang suppression force said; gang leaders fled.",
+        {"haiti": 0.95, "gsf": 0.5},
+        "en",
+        timedelta(days=10),
+    ),
+    (
+        "guardian",
+        '=HYPERLINK("http://evil.example","click")',
+        "A hostile title that looks like a spreadsheet formula, about Haiti.",
+        {"haiti": 0.3},
+        "en",
+        timedelta(hours=5),
+    ),
+]
 
 
 @pytest.fixture
@@ -49,27 +74,54 @@ def populated(database_url: str) -> str:
         ids = {}
         for name in ("nation", "nouvelliste", "guardian"):
             ids[name] = connection.execute(
-                insert(Source).values(name=name, url=f"https://{name}.example/feed", type="feed",
-                                      config="{}", enabled=True, created_at=NOW, updated_at=NOW)
+                insert(Source)
+                .values(
+                    name=name,
+                    url=f"https://{name}.example/feed",
+                    type="feed",
+                    config="{}",
+                    enabled=True,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
                 .returning(Source.id)
-            ).scalar_one()  # fmt: skip
+            ).scalar_one()
         for i, (source, title, text, topics, language, age) in enumerate(ARTICLES):
             url = f"https://{source}.example/story/{i}"
             article_id, _ = insert_article(
                 connection,
                 NewArticle(
-                    url=url, url_key=url_key(url), canonical_url=canonical_url(url), guid=str(i),
-                    source_id=ids[source], title=title, summary=text[:80], text=text, author=None,
-                    language=language, published_at=NOW - age, discovered_at=NOW - age,
+                    url=url,
+                    url_key=url_key(url),
+                    canonical_url=canonical_url(url),
+                    guid=str(i),
+                    source_id=ids[source],
+                    title=title,
+                    summary=text[:80],
+                    text=text,
+                    author=None,
+                    language=language,
+                    published_at=NOW - age,
+                    discovered_at=NOW - age,
                     fingerprint=fingerprint(title, text),
-                    topics=tuple(TopicMatch(t, s, (TermHit(t, "title", 1),)) for t, s in topics.items()),
+                    topics=tuple(
+                        TopicMatch(t, s, (TermHit(t, "title", 1),)) for t, s in topics.items()
+                    ),
                 ),
-            )  # fmt: skip
+            )
             if i == 0:  # the first story was also seen at the guardian
                 copy = "https://guardian.example/world/kenya-police-haiti"
-                add_sighting(connection, article_id=article_id, source_id=ids["guardian"], url=copy,
-                             url_key=url_key(copy), seen_at=NOW - age + timedelta(minutes=5),
-                             published_at=None, reason="near", similarity=0.83)  # fmt: skip
+                add_sighting(
+                    connection,
+                    article_id=article_id,
+                    source_id=ids["guardian"],
+                    url=copy,
+                    url_key=url_key(copy),
+                    seen_at=NOW - age + timedelta(minutes=5),
+                    published_at=None,
+                    reason="near",
+                    similarity=0.83,
+                )
     engine.dispose()
     return database_url
 
@@ -94,7 +146,11 @@ def test_topic_source_language_and_limit_filters(populated: str) -> None:
     assert set(titles(populated, topics=("mss",))) == {ARTICLES[0][1]}
     assert set(titles(populated, topics=("gsf", "mss"))) == {ARTICLES[0][1], ARTICLES[3][1]}
     # --source matches every place an article was seen, not only where it was first stored
-    assert set(titles(populated, sources=("guardian",))) == {ARTICLES[0][1], ARTICLES[3][1], ARTICLES[4][1]}
+    assert set(titles(populated, sources=("guardian",))) == {
+        ARTICLES[0][1],
+        ARTICLES[3][1],
+        ARTICLES[4][1],
+    }
     assert titles(populated, language="fr") == [ARTICLES[1][1]]
     assert len(titles(populated, limit=2)) == 2
 
@@ -110,12 +166,31 @@ def test_full_text_search_ranks_and_handles_phrases(populated: str) -> None:
 
 
 def test_json_has_the_documented_fields_and_sightings(populated: str, workdir: Path) -> None:
-    result = run_monitor("query", "--format", "json", "--topic", "mss", cwd=workdir,
-                         env={"MONITOR_DATABASE_URL": populated})  # fmt: skip
+    result = run_monitor(
+        "query",
+        "--format",
+        "json",
+        "--topic",
+        "mss",
+        cwd=workdir,
+        env={"MONITOR_DATABASE_URL": populated},
+    )
     assert result.returncode == 0, result.stderr
     [article] = json.loads(result.stdout)
-    assert set(article) >= {"id", "url", "title", "source", "published_at", "discovered_at", "language",
-                            "topics", "matched_terms", "score", "summary", "sightings"}  # fmt: skip
+    assert set(article) >= {
+        "id",
+        "url",
+        "title",
+        "source",
+        "published_at",
+        "discovered_at",
+        "language",
+        "topics",
+        "matched_terms",
+        "score",
+        "summary",
+        "sightings",
+    }
     assert article["topics"] == ["mss", "kenya", "haiti"]  # strongest first
     assert article["score"] == 0.9
     assert [s["reason"] for s in article["sightings"]] == ["original", "near"]
@@ -134,7 +209,11 @@ def test_formats_jsonl_csv_md_and_table(populated: str, workdir: Path) -> None:
     lines = run_monitor("query", "--format", "jsonl", cwd=workdir, env=env).stdout.splitlines()
     assert len(lines) == 5 and all(json.loads(line)["id"] for line in lines)
 
-    rows = list(csv.DictReader(io.StringIO(run_monitor("query", "--format", "csv", cwd=workdir, env=env).stdout)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run_monitor("query", "--format", "csv", cwd=workdir, env=env).stdout)
+        )
+    )
     assert len(rows) == 5
     hostile = next(r for r in rows if "HYPERLINK" in r["title"])
     assert hostile["title"].startswith("'=")  # a spreadsheet shows it as text
@@ -142,14 +221,21 @@ def test_formats_jsonl_csv_md_and_table(populated: str, workdir: Path) -> None:
 
     md = run_monitor("query", "--format", "md", cwd=workdir, env=env).stdout
     assert md.startswith("| discovered | source | topics | title |")
-    assert "[Kenyan police arrive in Haiti for the MSS mission](<https://nation.example/story/0>)" in md
+    assert (
+        "[Kenyan police arrive in Haiti for the MSS mission](<https://nation.example/story/0>)"
+        in md
+    )
 
-    table = run_monitor("query", "--format", "table", cwd=workdir, env={**env, "COLUMNS": "250"}).stdout
+    table = run_monitor(
+        "query", "--format", "table", cwd=workdir, env={**env, "COLUMNS": "250"}
+    ).stdout
     assert "Kenyan police arrive in Haiti" in table
 
 
 def test_bad_filters_are_usage_errors(populated: str, workdir: Path) -> None:
-    result = run_monitor("query", "--since", "last tuesday", cwd=workdir, env={"MONITOR_DATABASE_URL": populated})
+    result = run_monitor(
+        "query", "--since", "last tuesday", cwd=workdir, env={"MONITOR_DATABASE_URL": populated}
+    )
     assert result.returncode == 2
     assert "expected a date (2026-11-20)" in result.stderr
 

@@ -24,7 +24,9 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 FIFTEEN = timedelta(minutes=15)
 
 
-@given(rand=st.floats(min_value=0, max_value=0.999999), jitter=st.floats(min_value=0, max_value=0.5))
+@given(
+    rand=st.floats(min_value=0, max_value=0.999999), jitter=st.floats(min_value=0, max_value=0.5)
+)
 def test_jitter_stays_within_its_fraction(rand: float, jitter: float) -> None:
     delay = with_jitter(FIFTEEN, jitter, rand)
     assert FIFTEEN * (1 - jitter) - timedelta(microseconds=1) <= delay <= FIFTEEN * (1 + jitter)
@@ -41,7 +43,9 @@ def test_cron_sources_follow_their_expression_in_their_timezone() -> None:
     cadence = Cadence(interval=FIFTEEN, cron="*/20 * * * *")
     assert next_poll_after_success(cadence, NOW, 0.7) == NOW + timedelta(minutes=20)
     at_six = next_cron_time("0 6 * * *", NOW, "America/Port-au-Prince")
-    assert at_six.astimezone(UTC) == datetime(2026, 11, 27, 11, 0, tzinfo=UTC)  # 05:00 local now, UTC-5
+    assert at_six.astimezone(UTC) == datetime(
+        2026, 11, 27, 11, 0, tzinfo=UTC
+    )  # 05:00 local now, UTC-5
 
 
 @pytest.mark.parametrize(
@@ -59,7 +63,9 @@ def test_backoff_starts_at_a_minute_for_very_short_intervals() -> None:
 
 def test_retry_after_wins_when_longer_than_the_backoff() -> None:
     cadence = Cadence(interval=FIFTEEN, jitter=0)
-    assert next_poll_after_failure(cadence, NOW, 1, 0.5, retry_after=7200) == NOW + timedelta(hours=2)
+    assert next_poll_after_failure(cadence, NOW, 1, 0.5, retry_after=7200) == NOW + timedelta(
+        hours=2
+    )
     assert next_poll_after_failure(cadence, NOW, 1, 0.5, retry_after=10) == NOW + FIFTEEN
 
 
