@@ -142,6 +142,8 @@ def canonical_url(url: str) -> str:
         return canonical_url(amp_inner)
 
     host = _canonical_host(parts.hostname)
+    if not host.strip("."):
+        raise ValueError(f"not an absolute http(s) URL: {url!r} (no host name)")
     netloc = host if port is None or port in _DEFAULT_PORTS else f"{host}:{port}"
     path = _canonical_path(parts.path)
     query = _canonical_query(parts.query)
