@@ -14,6 +14,7 @@ COPY storage/seed ./storage/seed
 RUN mkdir -p storage/digests && chown -R monitor:monitor /app/storage
 
 USER monitor
+ENV MONITOR_METRICS_HOST=0.0.0.0
 VOLUME ["/app/storage"]
 EXPOSE 9108
 

@@ -339,3 +339,70 @@ def test_two_processes_meeting_the_same_new_article_store_it_once(
         ).all()
         assert sorted(count for _, count in places) == [2, 2], places  # each seen at both outlets
     engine.dispose()
+
+
+def test_html_listing_and_news_sitemap_sources(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    listing = (
+        "<html><body><main>"
+        '<div class="story"><a class="go" href="/news/kenyan-police-haiti">Kenyan police in Haiti</a>'
+        '<p class="lede">Officers of the MSS mission patrol Port-au-Prince.</p></div>'
+        '<div class="story"><a class="go" href="/news/weather">Weather for the weekend</a>'
+        '<p class="lede">Sunny with light winds.</p></div>'
+        "</main></body></html>"
+    ).encode()
+    now = datetime.now(UTC)
+    recent = (now - timedelta(hours=3)).isoformat()
+    old = (now - timedelta(days=30)).isoformat()
+    child = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        "<url><loc>https://daily.example.ke/haiti-mission-update</loc><news:news>"
+        "<news:publication><news:name>Daily</news:name><news:language>en</news:language></news:publication>"
+        f"<news:publication_date>{recent}</news:publication_date>"
+        "<news:title>Kenya sends more officers to the Haiti mission</news:title></news:news></url>"
+        "<url><loc>https://daily.example.ke/old-haiti-story</loc><news:news>"
+        "<news:publication><news:name>Daily</news:name><news:language>en</news:language></news:publication>"
+        f"<news:publication_date>{old}</news:publication_date>"
+        "<news:title>An old story about Haiti</news:title></news:news></url>"
+        "</urlset>"
+    ).encode()
+    index = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{hostile_server.url('/news-sitemap-1.xml')}</loc><lastmod>{recent}</lastmod></sitemap>"
+        "</sitemapindex>"
+    ).encode()
+    hostile_server.route("/latest", respond(listing, content_type="text/html; charset=utf-8"))
+    hostile_server.route("/sitemap.xml", respond(index, content_type="application/xml"))
+    hostile_server.route("/news-sitemap-1.xml", respond(child, content_type="application/xml"))
+    write_config(
+        workdir,
+        hostile_server,
+        """
+        - name: listing
+          type: html
+          url: "SERVER/latest"
+          selectors: {item: "div.story", link: "a.go", summary: "p.lede"}
+        - {name: sitemap, type: sitemap, url: "SERVER/sitemap.xml"}
+        """,
+    )
+    # the child sitemap is on a private address: allowed for this test's local server
+    allowed = {**env, "MONITOR_ALLOW_PRIVATE_ADDRESSES": "1"}
+    init(workdir, allowed)
+    code, reports, err = poll(workdir, allowed)
+    assert code == 0, (reports, err)
+    by_name = {r["source"]: r for r in reports}
+    assert by_name["listing"]["items_seen"] == 2 and by_name["listing"]["articles_new"] == 1
+    assert by_name["sitemap"]["items_seen"] == 1  # the 30-day-old entry is outside the window
+    assert by_name["sitemap"]["articles_new"] == 1
+    articles = json.loads(run_monitor("query", "--format", "json", cwd=workdir, env=allowed).stdout)
+    urls = {a["url"] for a in articles}
+    assert urls == {
+        hostile_server.url("/news/kenyan-police-haiti"),
+        "https://daily.example.ke/haiti-mission-update",
+    }
