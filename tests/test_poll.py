@@ -347,13 +347,13 @@ def test_html_listing_and_news_sitemap_sources(
     from datetime import UTC, datetime, timedelta
 
     listing = (
-        "<html><body><main>"
-        '<div class="story"><a class="go" href="/news/kenyan-police-haiti">Kenyan police in Haiti</a>'
-        '<p class="lede">Officers of the MSS mission patrol Port-au-Prince.</p></div>'
-        '<div class="story"><a class="go" href="/news/weather">Weather for the weekend</a>'
-        '<p class="lede">Sunny with light winds.</p></div>'
-        "</main></body></html>"
-    ).encode()
+        b"<html><body><main>"
+        b'<div class="story"><a class="go" href="/news/kenyan-police-haiti">Kenyan police in Haiti</a>'
+        b'<p class="lede">Officers of the MSS mission patrol Port-au-Prince.</p></div>'
+        b'<div class="story"><a class="go" href="/news/weather">Weather for the weekend</a>'
+        b'<p class="lede">Sunny with light winds.</p></div>'
+        b"</main></body></html>"
+    )
     now = datetime.now(UTC)
     recent = (now - timedelta(hours=3)).isoformat()
     old = (now - timedelta(days=30)).isoformat()
