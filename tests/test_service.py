@@ -282,3 +282,45 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_housekeeping_prunes_by_retention(workdir: Path, sqlite_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from monitor.config import load_config
+    from monitor.service import prune
+    from monitor.store.db import upgrade
+    from monitor.store.schema import SeenItem
+
+    service_config(workdir, '- {name: a, url: "https://example.org/feed"}')
+    config = load_config(workdir / "sources.yaml", environ={})
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    from monitor.store.sources import sync_sources
+
+    sync_sources(engine, config)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        source_id = connection.scalar(select(Source.id))
+        for age, key in ((timedelta(days=200), "old"), (timedelta(days=1), "new")):
+            connection.execute(
+                insert(SeenItem).values(
+                    source_id=source_id,
+                    item_key=key,
+                    item_hash="h",
+                    first_seen_at=now - age,
+                    last_seen_at=now - age,
+                )
+            )
+            connection.execute(
+                insert(Poll).values(
+                    source_id=source_id, started_at=now - age, finished_at=now - age, status="ok"
+                )
+            )
+    assert prune(engine, config, now) == (1, 1)  # 90 days of seen keys, 30 days of polls
+    with engine.connect() as connection:
+        assert connection.execute(select(SeenItem.item_key)).scalars().all() == ["new"]
+        assert connection.scalar(select(func.count()).select_from(Poll)) == 1
+    engine.dispose()
