@@ -32,6 +32,7 @@ Known limitations, by choice or for now:
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import ipaddress
 import random
@@ -788,6 +789,12 @@ class Fetcher:
         if (last_modified := _header_safe(last_modified)) is not None:
             sent["If-Modified-Since"] = last_modified
         first = _parse_url(url)
+        if first.userinfo:  # user:password@ in a configured URL: HTTP Basic, never in the URL
+            if not any(name.lower() == "authorization" for name in sent):
+                username, password = first.username, first.password or ""  # already decoded
+                token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+                sent["Authorization"] = f"Basic {token}"
+            first = first.copy_with(username=None, password=None)
         response, permanent = await self._follow(
             first,
             sent,
@@ -960,9 +967,11 @@ class Fetcher:
                 wait = parse_retry_after(response.headers.get("retry-after"))
                 gate = self._gate(url.host)
                 if wait is not None and wait > p.max_retry_after:
-                    now = time.monotonic()
-                    gate.blocked_until = max(gate.blocked_until, now + wait)
-                    gate.blocked_status = status
+                    if status == 429:  # rate limiting is about this client: pause the whole host
+                        now = time.monotonic()
+                        gate.blocked_until = max(gate.blocked_until, now + wait)
+                        gate.blocked_status = status
+                    # a 503 speaks for this URL: its source backs off, the host's others go on
                     raise FetchError(
                         f"{_status_text(status)}: the server asks to wait {wait:.0f} s",
                         status=status,

@@ -109,7 +109,8 @@ def _md_escape(text: str) -> str:
 def _markdown(articles: Sequence[ArticleView]) -> str:
     lines = ["| discovered | source | topics | title |", "|---|---|---|---|"]
     for a in articles:
-        title = f"[{_md_escape(a.title or a.url)}](<{a.url.replace('>', '%3E')}>)"
+        url = printable(a.url).replace(">", "%3E").replace(" ", "%20")
+        title = f"[{_md_escape(a.title or a.url)}](<{url}>)"
         lines.append(
             f"| {_short_time(a.discovered_at)} | {_md_escape(a.source or '')} |"
             f" {', '.join(a.topics)} | {title} |"

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Select, and_, exists, func, literal_column, select, text
+from sqlalchemy import Engine, Select, and_, exists, func, literal_column, or_, select, text
 
 from monitor.config import parse_duration
 from monitor.store.schema import Article, ArticleTopic, Sighting, Source
@@ -130,8 +130,12 @@ def build_query(engine: Engine, filters: QueryFilter) -> Select[Any]:
         conditions.append(Article.discovered_at < filters.until)
     if not filters.include_seed:
         conditions.append(Article.is_seed.is_(False))
-    if filters.language:
-        conditions.append(func.lower(Article.language).like(filters.language.lower() + "%"))
+    if filters.language:  # "en" matches en and regional variants (en-us), as data, no wildcards
+        code = filters.language.lower()
+        language = func.lower(Article.language)
+        conditions.append(
+            or_(language == code, func.substr(language, 1, len(code) + 1) == code + "-")
+        )
     if filters.topics:
         conditions.append(
             exists().where(

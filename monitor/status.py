@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, func, select
 
+from monitor.logs import redact
 from monitor.output import one_line
 from monitor.store.schema import Poll, Sighting, Source
 
@@ -97,14 +98,14 @@ def source_states(engine: Engine, now: datetime | None = None) -> list[SourceSta
             states.append(
                 SourceState(
                     name=row.name,
-                    url=row.url,
+                    url=redact(row.url),
                     type=row.type,
                     enabled=row.enabled,
                     removed=row.removed_at is not None,
                     state=state,
                     last_poll_at=row.last_poll_at,
                     last_success_at=row.last_success_at,
-                    last_error=row.last_error,
+                    last_error=redact(row.last_error) if row.last_error else None,
                     last_error_at=row.last_error_at,
                     consecutive_failures=row.consecutive_failures,
                     next_poll_at=row.next_poll_at,

@@ -387,10 +387,14 @@ def html_to_texts(fragments: list[str]) -> list[str]:
 _PLAIN_ABSOLUTE = re.compile(r"https?://(?:[^/?#@\s]*@)?[A-Za-z0-9][^/?#@\s]*(?:[/?#]|$)")
 
 
+_URL_JUNK = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
 def resolve_url(link: str | None, base: str | None) -> str | None:
     """Resolve ``link`` against ``base``; return an absolute http(s) URL or None.
 
-    Surrounding whitespace and embedded tabs/newlines are dropped and backslashes read as
+    Surrounding whitespace and embedded control characters (tabs, newlines, escape sequences,
+    bidi overrides) are dropped and backslashes read as
     slashes, as browsers do. Other schemes (javascript:, mailto:, data:) give None, and so
     does a relative link with no usable base.
     """
@@ -399,8 +403,8 @@ def resolve_url(link: str | None, base: str | None) -> str | None:
     link = link.strip()
     if not link or len(link) > URL_MAX:
         return None
-    if "\t" in link or "\n" in link or "\r" in link:
-        link = link.replace("\t", "").replace("\n", "").replace("\r", "")
+    if _URL_JUNK.search(link):  # control, bidi-override and zero-width characters: never a URL's
+        link = _URL_JUNK.sub("", link)
     if "\\" in link:
         link = link.replace("\\", "/")
     if _PLAIN_ABSOLUTE.match(link):  # the common case, without urljoin's cost

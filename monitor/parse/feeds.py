@@ -804,6 +804,9 @@ def _char_ref(m: re.Match[str]) -> str:
     return f"&#{code};" if allowed else ""
 
 
+FALLBACK_MAX_BYTES = 2 * 1024 * 1024  # broken documents larger than this are not worth repairing
+
+
 def _feedparser_fallback(
     content: bytes, base_url: str | None, content_type: str | None, max_items: int
 ) -> ParsedSource | None:
@@ -952,9 +955,12 @@ def parse_feed(
         result = _dispatch(root, base, max_items, has_xml_base)
         if result.items or not _seems_to_have_items(text):
             return result
-    fallback = _feedparser_fallback(content, base, content_type, max_items)
-    if fallback is not None:
-        return fallback
+    # feedparser's forgiving parser costs ~5 s of CPU per MB: worth it only for a broken document
+    # that looks like a feed with entries, and of a feed's size
+    if len(content) <= FALLBACK_MAX_BYTES and _seems_to_have_items(text):
+        fallback = _feedparser_fallback(content, base, content_type, max_items)
+        if fallback is not None:
+            return fallback
     if _HTML_ANYWHERE.search(text[:4096]):
         raise _html_error(text, base_url)
     raise ParseError(f"invalid XML {_describe(first_error)}")

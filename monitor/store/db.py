@@ -42,6 +42,7 @@ def make_engine(url: str) -> Engine:
                 )
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
@@ -58,12 +59,24 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # pysqlite's own transaction handling sends no BEGIN before a SAVEPOINT, so a savepoint that
+    # is the first write of a transaction would open it and its RELEASE would commit alone.
+    # Take transaction control away from the driver; _sqlite_begin emits BEGIN (SQLAlchemy's
+    # documented recipe for SQLite savepoints).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    # IMMEDIATE takes the write lock up front, waiting up to the busy timeout for another writer.
+    # A deferred transaction that has read cannot wait its way into a write: SQLite fails the
+    # upgrade at once when another writer committed meanwhile ("database is locked").
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select, update
 
 from monitor.config import Config, SourceConfig
+from monitor.logs import redact
 from monitor.store.schema import Source
 
 
@@ -25,7 +26,12 @@ class SyncReport:
 
 
 def source_config_json(source: SourceConfig) -> str:
-    return json.dumps(source.model_dump(mode="json", exclude_defaults=True), sort_keys=True)
+    """The source's configuration as JSON, without secrets (URL credentials, header values)."""
+    data = source.model_dump(mode="json", exclude_defaults=True)
+    data["url"] = redact(source.url)
+    if "headers" in data:
+        data["headers"] = dict.fromkeys(data["headers"], "***")
+    return json.dumps(data, sort_keys=True)
 
 
 def sync_sources(engine: Engine, config: Config, now: datetime | None = None) -> SyncReport:
@@ -42,7 +48,7 @@ def sync_sources(engine: Engine, config: Config, now: datetime | None = None) ->
         for source in config.sources:
             interval = config.interval_of(source).total_seconds()
             values = {
-                "url": source.url,
+                "url": redact(source.url),  # credentials stay in the config, never in the database
                 "type": source.type,
                 "config": source_config_json(source),
                 "enabled": source.enabled,
@@ -66,7 +72,7 @@ def sync_sources(engine: Engine, config: Config, now: datetime | None = None) ->
             current = {key: getattr(row, key) for key in values}
             if current != values:
                 extra = {}
-                if row.url != source.url:  # a new URL: its validators and body hash are not ours
+                if row.url != values["url"]:  # a new URL: its validators and body hash are not ours
                     extra = {
                         "etag": None,
                         "last_modified": None,
