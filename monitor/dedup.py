@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import operator
 import re
 import struct
 import sys
@@ -420,14 +421,7 @@ class Fingerprint:
         """
         if self.shingles == 0:
             return ()
-        rows = struct.pack(f"<{NUM_PERM}I", *self.signature)
-        width = ROWS * 4
-        out: list[int] = []
-        for band, hasher in enumerate(_BAND_HASHERS):
-            h = hasher.copy()
-            h.update(rows[band * width : (band + 1) * width])
-            out.append(int.from_bytes(h.digest(), "little", signed=True))
-        return tuple(out)
+        return _bands(self.signature)
 
     def to_bytes(self) -> bytes:
         """Compact binary form (about 530 bytes) for a BLOB/BYTEA column."""
@@ -501,6 +495,19 @@ class Thresholds:
 DEFAULT_THRESHOLDS: Final[Thresholds] = Thresholds()
 
 
+@functools.lru_cache(maxsize=256)
+def _bands(signature: tuple[int, ...]) -> tuple[int, ...]:
+    """The band hashes of a signature; cached, as one new article needs them three times."""
+    rows = struct.pack(f"<{NUM_PERM}I", *signature)
+    width = ROWS * 4
+    out: list[int] = []
+    for band, hasher in enumerate(_BAND_HASHERS):
+        h = hasher.copy()
+        h.update(rows[band * width : (band + 1) * width])
+        out.append(int.from_bytes(h.digest(), "little", signed=True))
+    return tuple(out)
+
+
 def similarity(a: Fingerprint, b: Fingerprint) -> tuple[float, float]:
     """Estimated (Jaccard, containment of the smaller shingle set in the larger).
 
@@ -509,7 +516,7 @@ def similarity(a: Fingerprint, b: Fingerprint) -> tuple[float, float]:
     """
     if a.shingles == 0 or b.shingles == 0 or len(a.signature) != len(b.signature):
         return 0.0, 0.0
-    equal = sum(x == y for x, y in zip(a.signature, b.signature, strict=True))
+    equal = sum(map(operator.eq, a.signature, b.signature))  # lengths checked above
     jaccard = equal / len(a.signature)
     shared = jaccard * (a.shingles + b.shingles) / (1.0 + jaccard)
     return jaccard, min(1.0, shared / min(a.shingles, b.shingles))

@@ -576,6 +576,11 @@ class _Prefilter:
     match a spelling if all of that spelling's words occur somewhere in the skeleton of its
     decoded text. Markup stripping and space collapsing only remove or separate text, so the test
     holds before cleaning, and items failing it (most) skip the cleaning.
+
+    The scan looks for one *anchor* per spelling only, its longest (so usually rarest) word: an
+    item's text is full of common words such as "security" or "port", and every occurrence the
+    scan reports costs time. The other words of a spelling whose anchor occurs are then looked
+    up in the text directly, which gives the same answer.
     """
 
     def __init__(self, keys: Iterable[str], backend: str) -> None:
@@ -589,7 +594,13 @@ class _Prefilter:
             long_runs = [r for r in runs if len(r) >= 4]
             needs.add(frozenset(long_runs or [max(runs, key=len)]))
         self._needs = sorted(needs, key=sorted)
-        words = sorted({w for need in needs for w in need})
+        # anchor -> the other words of each spelling it anchors
+        self._anchored: dict[str, list[tuple[str, ...]]] = {}
+        for need in self._needs:
+            anchor = max(sorted(need), key=len)
+            rest = tuple(sorted(need - {anchor}))
+            self._anchored.setdefault(anchor, []).append(rest)
+        words = sorted(self._anchored)
         self._auto: Any = None
         self._regex: re.Pattern[str] | None = None
         self._prefixes: dict[str, tuple[str, ...]] = {}
@@ -617,8 +628,12 @@ class _Prefilter:
         """Could ``text`` contain a term: are all the words of some spelling in it?"""
         if self._always:
             return True
-        found = self._words_in(skeleton(text))
-        return bool(found) and any(need <= found for need in self._needs)
+        skel = skeleton(text)
+        for anchor in self._words_in(skel):
+            for rest in self._anchored[anchor]:
+                if all(word in skel for word in rest):
+                    return True
+        return False
 
 
 # --------------------------------------------------------------------------------------------

@@ -93,8 +93,9 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_monitor(*args: str, cwd: Path, env: dict[str, str] | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_monitor(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real `monitor` command line in a subprocess, as a user would."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     environment.update(env or {})

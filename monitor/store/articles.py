@@ -134,13 +134,25 @@ def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candid
     candidates = []
     for row in found:
         try:
-            candidates.append(Candidate(row.id, Fingerprint.from_bytes(row.fingerprint)))
+            candidates.append(Candidate(row.id, _fingerprint(bytes(row.fingerprint))))
         except (ValueError, TypeError):  # made by another fingerprint version: not comparable
             continue
     return candidates
 
 
 _INSERT_ARTICLE = insert(Article).returning(Article.id)
+
+
+@functools.cache
+def _insert_article_statement(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(Article).on_conflict_do_nothing().returning(Article.id)
+
+
+@functools.lru_cache(maxsize=4096)  # ~5 KB each
+def _fingerprint(blob: bytes) -> Fingerprint:
+    """Fingerprint.from_bytes, cached: the same stored articles are candidates again and again."""
+    return Fingerprint.from_bytes(blob)
 
 
 def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bool]:
@@ -168,16 +180,27 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
         "is_seed": article.is_seed,
         "origin": article.origin,
     }
-    try:
-        with connection.begin_nested():
-            article_id = connection.execute(_INSERT_ARTICLE, values).scalar_one()
-    except IntegrityError:
+    # ON CONFLICT DO NOTHING returns no row when a twin holds the URL key or content hash: no
+    # savepoint is needed to survive the conflict (a savepoint and its release cost two
+    # statements per article). Only if no twin is found then is the insert redone the old way,
+    # inside a savepoint, so that the error says what really failed.
+    article_id = connection.scalar(_insert_article_statement(connection.dialect.name), values)
+    if article_id is None:
         twin = article_by_url_key(connection, article.url_key) or article_by_content(
             connection, stored_content_hash(article)
         )
-        if twin is None:
-            raise
-        return twin, False
+        if twin is not None:
+            return twin, False
+        try:
+            with connection.begin_nested():
+                article_id = connection.execute(_INSERT_ARTICLE, values).scalar_one()
+        except IntegrityError:
+            twin = article_by_url_key(connection, article.url_key) or article_by_content(
+                connection, stored_content_hash(article)
+            )
+            if twin is None:
+                raise
+            return twin, False
     topic_rows = _topic_rows(article_id, article.topics)
     if topic_rows:  # a new row: nothing to delete, and its score already is the topics' best
         connection.execute(insert(ArticleTopic), topic_rows)
@@ -367,8 +390,9 @@ def _remember_statement(dialect_name: str) -> Any:
     )
 
 
-def merge_article(connection: Connection, duplicate_id: int, original_id: int,
-                  similarity: float | None) -> None:  # fmt: skip
+def merge_article(
+    connection: Connection, duplicate_id: int, original_id: int, similarity: float | None
+) -> None:
     """Fold an article stored by a concurrent twin into the older one: its places become sightings.
 
     The duplicate's own sightings move to the original (its first one as a `near` copy); rows that
@@ -399,8 +423,9 @@ def merge_article(connection: Connection, duplicate_id: int, original_id: int,
     connection.execute(delete(Article).where(Article.id == duplicate_id))
 
 
-def verify_new_articles(connection: Connection, article_ids: Iterable[int],
-                        thresholds: Thresholds) -> dict[int, int]:  # fmt: skip
+def verify_new_articles(
+    connection: Connection, article_ids: Iterable[int], thresholds: Thresholds
+) -> dict[int, int]:
     """The verified insert: re-check new articles against what other workers committed meanwhile.
 
     Two workers that meet near copies of one new article at the same moment both find nothing in
