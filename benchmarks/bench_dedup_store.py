@@ -85,6 +85,7 @@ Int64s = npt.NDArray[np.int64]
 
 
 def _split(words: str) -> list[str]:
+    """Words of a space-separated list (kept as prose for readability)."""
     return words.split()
 
 
@@ -122,7 +123,7 @@ class Corpus:
     function words never meet (real text has no "of the of the" 4-grams); content words follow
     a Zipf law that starts flat (rank + 30), with topic words making 12% of them; every
     article also carries 1-4 of 400 stock phrases ("according to ..."), the shared shingles
-    that same-topic news really has. About 460 words and 3.5 KB per article.
+    that same-topic news really has. About 460 words and 3.2 KB per article.
     """
 
     def __init__(self, seed: int = SEED) -> None:
@@ -198,9 +199,11 @@ class Corpus:
         return out
 
     def article(self, i: int) -> tuple[str, str]:
+        """(title, text) of article ``i``."""
         return self.block(i // BLOCK)[i % BLOCK]
 
     def random_words(self, rng: np.random.Generator, n: int) -> list[str]:
+        """``n`` words drawn like the articles' (for edits)."""
         return self._tokens(rng, max(1, n // 2))[0][:n]
 
 
@@ -251,6 +254,7 @@ _CORPUS: Corpus | None = None
 
 
 def _corpus() -> Corpus:
+    """This process's Corpus, built on first use (1 s: the vocabulary and tables)."""
     global _CORPUS
     if _CORPUS is None:
         _CORPUS = Corpus()
@@ -258,6 +262,7 @@ def _corpus() -> Corpus:
 
 
 def _sample_fingerprint() -> Fingerprint:
+    """A fixed text's fingerprint: its bytes key the cache to the fingerprint format."""
     return fingerprint("", " ".join(f"word{k % 97} other{k % 89}" for k in range(200)))
 
 
@@ -348,12 +353,14 @@ def load_prints(n: int, processes: int = 2) -> tuple[Prints, float]:
 
 
 def _texts(chunk: int) -> tuple[int, list[tuple[str, str]]]:
+    """Worker: the texts of one chunk."""
     return chunk, _corpus().articles(chunk * CHUNK, (chunk + 1) * CHUNK)
 
 
-def text_chunks(n: int) -> Iterator[tuple[int, list[tuple[str, str]]]]:
-    """The texts of articles 0..n-1 by chunk, generated in a second process meanwhile."""
-    chunks = range((n + CHUNK - 1) // CHUNK)
+def text_chunks(n: int, first: int = 0) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    """The texts of articles 0..n-1 by chunk (from chunk `first`), generated in a second
+    process meanwhile."""
+    chunks = range(first, (n + CHUNK - 1) // CHUNK)
     with multiprocessing.get_context("fork").Pool(1) as pool:
         for chunk, texts in pool.imap(_texts, chunks):
             yield chunk, texts[: n - chunk * CHUNK]
@@ -418,6 +425,7 @@ def sqlite_time(value: datetime) -> str:
 
 
 def _check_sqlite_time(engine: Engine) -> None:
+    """Stop if sqlite_time() no longer writes what SQLAlchemy writes (queries compare text)."""
     from monitor.store.schema import Article
 
     column_type = Article.__table__.c.discovered_at.type
@@ -466,6 +474,7 @@ def sqlite_bulk(path: Path, search_index: bool = True) -> Iterator[sqlite3.Conne
 
 
 def insert_sources_sqlite(connection: sqlite3.Connection) -> None:
+    """The outlets as configured sources."""
     now = sqlite_time(EPOCH)
     connection.executemany(
         "INSERT INTO sources (id, name, url, type, config, enabled, created_at, updated_at,"
@@ -545,25 +554,30 @@ def load_sqlite(path: Path, prints: Prints, timings: dict[str, float], search_in
 
 
 def pg_url(database: str, admin: str = PG_ADMIN) -> str:
+    """The SQLAlchemy URL of `database` on the server of `admin`."""
     return make_url(admin).set(database=database).render_as_string(hide_password=False)
 
 
 def pg_dsn(url: str) -> str:
+    """A libpq URL (no driver suffix) for psycopg."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def pg_recreate(database: str, admin: str = PG_ADMIN) -> None:
+    """Drop `database` if it exists and create it empty."""
     with psycopg.connect(pg_dsn(admin), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{database}"')
 
 
 def pg_drop(database: str, admin: str = PG_ADMIN) -> None:
+    """Drop `database` if it exists."""
     with psycopg.connect(pg_dsn(admin), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def pg_exists(database: str, admin: str = PG_ADMIN) -> bool:
+    """Whether `database` exists."""
     with psycopg.connect(pg_dsn(admin), autocommit=True) as connection:
         row = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         return row.fetchone() is not None
@@ -839,6 +853,7 @@ class IndexHits:
 
 
 def index_hits(engine: Engine, probes: Sequence[Probe]) -> IndexHits:
+    """Per probe: lsh_bands rows and distinct articles its bands match (no cap)."""
     sqlite = engine.dialect.name == "sqlite"
     query = text(
         "SELECT count(*), count(DISTINCT article_id) FROM lsh_bands WHERE band_hash IN"
@@ -883,6 +898,7 @@ def sqlite_storage(path: Path) -> dict[str, int]:
 
 
 def pg_storage(url: str) -> dict[str, int]:
+    """Bytes of lsh_bands (heap, indexes), articles (heap, TOAST, indexes), sightings, database."""
     with psycopg.connect(pg_dsn(url)) as connection:
         row = connection.execute(
             "SELECT pg_relation_size('lsh_bands'), pg_indexes_size('lsh_bands'),"
@@ -911,11 +927,13 @@ def pg_storage(url: str) -> dict[str, int]:
 
 
 def quantile(values: Sequence[float], q: float) -> float:
+    """The value at quantile `q` (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def mb(size: int) -> str:
+    """Bytes as megabytes for the report."""
     return f"{size / 1e6:,.0f} MB"
 
 
@@ -939,6 +957,7 @@ def noise_floor(target_ms: float, runs: int = PROBES) -> list[float]:
 
 
 def _timed(task: Callable[[int], int], k: int, runs: int) -> list[float]:
+    """ms of `task(k)`, `runs` times."""
     out = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -1019,6 +1038,8 @@ def without_rowid_layout(path: Path, probes: Sequence[Probe]) -> dict[str, float
 
 @dataclass
 class Result:
+    """Everything measured for one store size and database."""
+
     n: int
     db: str
     load_s: dict[str, float]
@@ -1033,6 +1054,7 @@ class Result:
 
 
 def stats(values: Sequence[float], digits: int = 2) -> str:
+    """median, p95 and max of `values`."""
     return (
         f"median {statistics.median(values):.{digits}f}, p95 {quantile(values, 0.95):.{digits}f},"
         f" max {max(values):.{digits}f}"
@@ -1040,12 +1062,14 @@ def stats(values: Sequence[float], digits: int = 2) -> str:
 
 
 def lsh_bytes(storage: dict[str, int]) -> int:
+    """Bytes of lsh_bands with its indexes, from either database's storage dict."""
     return storage.get("lsh_bands total") or (
         storage.get("lsh_bands", 0) + storage.get("lsh_bands (indexes)", 0)
     )
 
 
 def print_result(result: Result, probes: Sequence[Probe]) -> None:
+    """The detailed report of one store size and database."""
     print(f"== {result.db}, {result.n:,} stored articles (load average {result.load_average:.1f})")
     if result.load_s:
         print("   load: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.load_s.items()))
@@ -1136,10 +1160,12 @@ SHOWN_STORAGE = frozenset(
 
 
 def pick_kind(kind: str, label: str) -> bool:
+    """Whether a decision of `kind` belongs to the `copies` or `new` group."""
     return (kind == "new") == (label == "new")
 
 
 def print_summary(results: Sequence[Result]) -> None:
+    """One line per store size and database."""
     print("\n== summary (last pass)")
     print(
         f"   {'db':9s} {'articles':>10s} {'median ms':>10s} {'p95 ms':>8s} {'cands':>6s}"
@@ -1210,6 +1236,7 @@ def run_one(
 
 
 def main() -> int:
+    """Parse the options, run every size x database, print the reports."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="stored articles, comma list")
     parser.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both")
