@@ -977,6 +977,52 @@ def round_trip_ms(engine: Engine, runs: int = PROBES) -> list[float]:
     return out
 
 
+def band_deletes(engine: Engine, n: int) -> dict[str, float]:
+    """ms to delete one article's band rows by article_id, as revise_article (every edited item)
+    and merge_article do, and as ON DELETE CASCADE needs: the primary key (band_hash,
+    article_id) cannot find them. Timed on 5 articles (rolled back), then again with a
+    prototype index on article_id, whose size is reported; the index is dropped afterwards."""
+    ids = [n // 7, n // 3, n // 2, 2 * n // 3, n - 5]
+    out: dict[str, float] = {}
+
+    def timed(label: str) -> None:
+        ms = []
+        with engine.connect() as connection:
+            for article_id in ids:
+                transaction = connection.begin()
+                started = time.perf_counter()
+                deleted = connection.execute(
+                    text("DELETE FROM lsh_bands WHERE article_id = :id"), {"id": article_id}
+                ).rowcount
+                ms.append((time.perf_counter() - started) * 1e3)
+                transaction.rollback()
+                if deleted != BANDS:
+                    raise SystemExit(f"article {article_id}: {deleted} band rows, not {BANDS}")
+        out[f"{label} median ms"] = statistics.median(ms)
+        out[f"{label} max ms"] = max(ms)
+
+    timed("no index")
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        connection.execute(text("CREATE INDEX ix_lsh_bands_article_id ON lsh_bands (article_id)"))
+    out["index build s"] = time.perf_counter() - started
+    with engine.connect() as connection:
+        size = connection.scalar(
+            text(
+                "SELECT sum(pgsize) FROM dbstat WHERE name = 'ix_lsh_bands_article_id'"
+                if engine.dialect.name == "sqlite"
+                else "SELECT pg_relation_size('ix_lsh_bands_article_id')"
+            )
+        )
+    out["index MB"] = int(size or 0) / 1e6
+    try:
+        timed("with index")
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP INDEX ix_lsh_bands_article_id"))
+    return out
+
+
 def bucket_sizes(engine: Engine) -> dict[int, int]:
     """How many band hashes are shared by k articles: {k: number of band hashes}."""
     with engine.connect() as connection:
@@ -1051,6 +1097,7 @@ class Result:
     round_trip_ms: list[float]
     buckets: dict[int, int]
     layouts: dict[str, float]
+    deletes: dict[str, float]
 
 
 def stats(values: Sequence[float], digits: int = 2) -> str:
@@ -1098,12 +1145,10 @@ def print_result(result: Result, probes: Sequence[Probe]) -> None:
                 f" {stats(group)}"
             )
     measured = probes[WARMUP:]
-    for label, pick in (
-        ("copies", lambda p: p.original is not None),
-        ("new", lambda p: p.original is None),
-    ):
-        rows = [r for p, r in zip(measured, result.hits.rows, strict=True) if pick(p)]
-        articles = [a for p, a in zip(measured, result.hits.articles, strict=True) if pick(p)]
+    for label in ("copies", "new"):
+        wanted = [(p.original is None) == (label == "new") for p in measured]
+        rows = [r for keep, r in zip(wanted, result.hits.rows, strict=True) if keep]
+        articles = [a for keep, a in zip(wanted, result.hits.articles, strict=True) if keep]
         verified = [d.candidates for d in last if pick_kind(d.kind, label)]
         print(
             f"   {label:6s}: band rows matched {stats(rows, 0)}; distinct articles {stats(articles, 0)};"
@@ -1133,6 +1178,11 @@ def print_result(result: Result, probes: Sequence[Probe]) -> None:
         print(
             f"   band buckets: {hashes:,} distinct hashes for {band_rows:,} rows; rows in shared"
             f" buckets {shared / band_rows:.2%}; largest buckets {top}"
+        )
+    if result.deletes:
+        print(
+            "   DELETE FROM lsh_bands WHERE article_id = ? (revise/merge/cascade): "
+            + ", ".join(f"{k} {v:,.2f}" for k, v in result.deletes.items())
         )
     if result.layouts:
         print(
@@ -1219,6 +1269,7 @@ def run_one(
         hits = index_hits(engine, probes[WARMUP:])
         sizes = sqlite_storage(path) if db == "sqlite" else pg_storage(url)
         buckets = bucket_sizes(engine) if args.buckets else {}
+        deletes = band_deletes(engine, n) if args.deletes else {}
         layouts = (
             without_rowid_layout(path, probes[WARMUP:]) if args.layouts and db == "sqlite" else {}
         )
@@ -1231,7 +1282,18 @@ def run_one(
             else:
                 pg_drop(f"bench_dedup_{n}", args.pg_admin)
     return Result(
-        n, db, timings, passes, hits, sizes, load_average, noise, round_trip, buckets, layouts
+        n,
+        db,
+        timings,
+        passes,
+        hits,
+        sizes,
+        load_average,
+        noise,
+        round_trip,
+        buckets,
+        layouts,
+        deletes,
     )
 
 
@@ -1250,6 +1312,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--buckets", action="store_true", help="histogram of articles per band hash (a full scan)"
+    )
+    parser.add_argument(
+        "--deletes",
+        action="store_true",
+        help="time deleting one article's band rows (revise/merge), without and with an index",
     )
     parser.add_argument(
         "--layouts",
