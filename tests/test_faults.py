@@ -5,11 +5,8 @@ Every test drives the real command line in a subprocess (``monitor poll``, ``mon
 ``monitor query``...) against one local misbehaving HTTP server (tests/hostile_server.py) and a real
 database (a SQLite file, and a fresh PostgreSQL database where the fixture is parametrised). No
 test needs the internet: every request goes to 127.0.0.1, ::1 or a name /etc/hosts maps to them,
-and every wait is bounded. tests/FAULTS.md is the table of what is covered and what the monitor
-does about each fault.
-
-Tests that fail because of a real bug in the monitor are kept as they should be and marked
-``xfail(strict=True)`` with the reason starting with "BUG:".
+and every wait is bounded. README.md ("Faults and hostile input") is the table of what is
+covered and what the monitor does about each fault.
 """
 
 from __future__ import annotations
