@@ -22,6 +22,7 @@ from monitor.config import Config, format_duration, load_config
 from monitor.errors import ConfigError, MonitorError, NotAvailableError, StoreError
 from monitor.items import PollReport
 from monitor.output import key_value_table, printable, render_articles, stdout_is_terminal, to_json
+from monitor.store.db import read_only
 
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
@@ -595,7 +596,7 @@ def rematch(app: App, dry_run: bool, fmt: str | None) -> None:
 
     engine = app.ready_engine()
     config = app.config
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         ids = dict(connection.execute(select(Source.name, Source.id)).all())
     topics_of = {ids[s.name]: config.topics_of(s) for s in config.sources if s.name in ids}
     report = apply_rules(engine, Matcher(topic_rules(config.topics)), topics_of, dry_run=dry_run)

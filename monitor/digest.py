@@ -65,6 +65,7 @@ from monitor.errors import MonitorError
 from monitor.match import expand_term, fold
 from monitor.output import one_line, printable
 from monitor.query import ArticleView, QueryFilter, build_query, load_articles
+from monitor.store.db import read_only
 from monitor.store.schema import Article, Digest, Poll, Sighting, Source
 
 __all__ = [
@@ -518,7 +519,7 @@ def build_digest(engine: Engine, settings_or_config: Settings | Config, day: dat
     zone = ZoneInfo(timezone)
     start, end = day_bounds(day, timezone)
     filters = QueryFilter(since=start, until=end, limit=None, include_seed=False, sort="relevance")
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         ids = list(connection.execute(build_query(engine, filters)).scalars())
         views = load_articles(connection, ids)
         counts, failing = _counts(connection, start, end)
@@ -724,7 +725,7 @@ def _article_key(article: ArticleView) -> str:
 def latest_articles(engine: Engine, limit: int) -> list[ArticleView]:
     """The newest `limit` non-reference articles, newest first."""
     filters = QueryFilter(limit=limit, include_seed=False, sort="newest")
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         ids = list(connection.execute(build_query(engine, filters)).scalars())
         return load_articles(connection, ids)
 
@@ -951,7 +952,7 @@ def missed_digest_days(
             due.append(day)
     if not due:
         return []
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         done = set(
             connection.execute(
                 select(Digest.day).where(
@@ -964,5 +965,5 @@ def missed_digest_days(
 
 def digests_by_day(engine: Engine) -> Mapping[str, str]:
     """day -> status of every recorded digest (for status displays and tests)."""
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         return dict(connection.execute(select(Digest.day, Digest.status)).tuples().all())

@@ -49,6 +49,7 @@ from monitor.schedule import (
     next_poll_after_success,
 )
 from monitor.store import articles as store
+from monitor.store.db import read_only
 from monitor.store.schema import Poll, Source
 from monitor.store.sources import ClaimedSource
 
@@ -345,7 +346,7 @@ class Poller:
         unique: dict[str, Item] = {}
         for item in items:  # the same GUID twice in one document counts once
             unique.setdefault(item_key(item), item)
-        with self.engine.connect() as connection:
+        with read_only(self.engine) as connection:
             seen = store.seen_items(connection, claimed.id, list(unique))
         candidates: list[Candidate] = []
         unchanged: list[tuple[str, str, int | None]] = []

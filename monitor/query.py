@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, Select, and_, exists, func, literal_column, or_, select, text
 
 from monitor.config import parse_duration
+from monitor.store.db import read_only
 from monitor.store.schema import Article, ArticleTopic, Sighting, Source
 
 Sort = Literal["newest", "oldest", "relevance"]
@@ -188,7 +189,7 @@ def build_query(engine: Engine, filters: QueryFilter) -> Select[Any]:
 
 def find_articles(engine: Engine, filters: QueryFilter) -> list[ArticleView]:
     """The articles that pass `filters`, in the requested order, with topics and sightings."""
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         ids = list(connection.execute(build_query(engine, filters)).scalars())
         return load_articles(connection, ids)
 
@@ -252,7 +253,7 @@ def load_articles(connection: Any, ids: Sequence[int]) -> list[ArticleView]:
 
 
 def count_since(engine: Engine, since: datetime) -> int:
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         return connection.scalar(
             select(func.count()).select_from(Article).where(Article.discovered_at >= since)
         )

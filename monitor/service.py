@@ -36,6 +36,7 @@ from monitor.fetch import Fetcher
 from monitor.items import PollReport
 from monitor.metrics import Metrics
 from monitor.poll import Poller, fetch_policy
+from monitor.store.db import read_only
 from monitor.store.schema import Poll, SeenItem, Source
 from monitor.store.sources import (
     ClaimedSource,
@@ -211,7 +212,7 @@ class Service:
         return report
 
     def _queue_lag(self, now: datetime) -> float:
-        with self.engine.connect() as connection:
+        with read_only(self.engine) as connection:
             oldest = connection.scalar(
                 select(func.min(Source.next_poll_at)).where(
                     Source.enabled.is_(True), Source.next_poll_at <= now
@@ -300,7 +301,7 @@ def prune(engine: Engine, config: Config, now: datetime) -> tuple[int, int]:
             delete(Poll).where(Poll.started_at < now - retention.polls)
         ).rowcount
     if engine.dialect.name == "sqlite":
-        with engine.connect() as connection:
+        with engine.begin() as connection:  # optimize may run ANALYZE, which writes
             connection.execute(text("PRAGMA optimize"))
     log.info("housekeeping: %d seen-item keys and %d polls pruned", seen or 0, polls or 0)
     return seen or 0, polls or 0

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from monitor.logs import redact
 from monitor.output import one_line
+from monitor.store.db import read_only
 from monitor.store.schema import Poll, Sighting, Source
 
 QUIET_FACTOR = 4  # a source is "quiet" when it has gone this many usual gaps without new items
@@ -56,7 +57,7 @@ def source_states(engine: Engine, now: datetime | None = None) -> list[SourceSta
     now = now or datetime.now(UTC)
     day_ago = now - timedelta(hours=24)
     week_ago = now - timedelta(days=7)
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         items = dict(
             connection.execute(
                 select(Poll.source_id, func.sum(Poll.items_new))

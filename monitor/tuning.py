@@ -13,6 +13,7 @@ from monitor.dedup import Fingerprint, Thresholds, similarity, url_key
 from monitor.match import Matcher
 from monitor.query import load_articles
 from monitor.store.articles import near_candidates, write_topics
+from monitor.store.db import read_only
 from monitor.store.schema import Article, ArticleTopic, Sighting
 
 BATCH = 500
@@ -112,7 +113,7 @@ class Neighbour:
 
 def explain_dedup(engine: Engine, target: str, thresholds: Thresholds) -> dict[str, Any]:
     """Why an article (by id) or a URL was judged new or a copy, with its nearest stored neighbours."""
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         article_id: int | None = int(target) if target.isdigit() else None
         sighting = None
         if article_id is None:

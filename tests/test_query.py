@@ -252,3 +252,30 @@ def test_fts5_query_quotes_every_term() -> None:
     assert fts5_query('kenya "gang violence" OR') == '"kenya" AND "gang violence" AND "OR"'
     assert fts5_query('"unbalanced') == '"unbalanced"'
     assert fts5_query("   ") == ""
+
+
+def test_query_answers_while_a_writer_holds_the_sqlite_lock(populated: str, workdir: Path) -> None:
+    """Readers take no lock in WAL mode: a poll's open write transaction never delays a query."""
+    if not populated.startswith("sqlite"):
+        pytest.skip("the write lock is SQLite's")
+    import sqlite3
+
+    path = populated.removeprefix("sqlite:///")
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        locker.execute("UPDATE sources SET enabled = enabled")
+        # The busy timeout is 30 s: a query that queued behind the lock would hit the timeout.
+        result = run_monitor(
+            "query",
+            "--format",
+            "json",
+            cwd=workdir,
+            env={"MONITOR_DATABASE_URL": populated},
+            timeout=15,
+        )
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 5
