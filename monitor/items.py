@@ -45,8 +45,37 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Draft:
+    """An item as read from a feed, before its summary and content become plain text.
+
+    Converting HTML to text is most of the cost of parsing a feed, and a poll needs the text of
+    few items: the new ones that can match. While ``pending``, ``item.summary`` and
+    ``item.content`` are empty and ``summary``/``content`` hold what the document gave (HTML
+    when the ``*_html`` flag says so); :func:`monitor.parse.finish` makes the final items. A
+    draft that is not pending wraps a final item. Pending drafts always have a GUID or a URL.
+    """
+
+    item: Item
+    summary: str = ""
+    content: str = ""
+    summary_html: bool = True
+    content_html: bool = True
+    pending: bool = False
+
+    @property
+    def raw(self) -> tuple[str, str]:
+        """Summary and content as the document gave them (the final text when not pending)."""
+        if self.pending:
+            return self.summary, self.content
+        return self.item.summary, self.item.content
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedSource:
-    """The items of one fetched document, plus what the document says about itself."""
+    """The items of one fetched document, plus what the document says about itself.
+
+    A lazy parse (``parse_source(..., lazy=True)``) leaves ``items`` empty and gives ``drafts``.
+    """
 
     kind: str  # rss, atom, rdf, json, html, sitemap
     items: tuple[Item, ...]
@@ -54,6 +83,11 @@ class ParsedSource:
     language: str | None = None
     ttl_seconds: int | None = None  # the publisher's refresh hint (RSS <ttl>)
     sitemaps: tuple[str, ...] = ()  # child sitemaps of a sitemap index, still to fetch
+    drafts: tuple[Draft, ...] = ()
+
+    def all_drafts(self) -> tuple[Draft, ...]:
+        """The drafts of a lazy parse, else the items as finished drafts."""
+        return self.drafts or tuple(Draft(item) for item in self.items)
 
 
 @dataclass(frozen=True, slots=True)

@@ -900,6 +900,15 @@ class Matcher:
             self._scopes[cache_key] = scope
         return scope
 
+    def could_match(self, text: str) -> bool:
+        """A cheap necessary test: False means that no item whose title, summary and body are
+        each a part of ``text`` (between line breaks) can match any topic.
+
+        For items not yet cleaned (:func:`monitor.parse.draft_text`): text with extra words, or
+        with words joined where tags were deleted, can only pass where the item would.
+        """
+        return self._prefilter.any(decode(text))
+
     def match(
         self,
         *,

@@ -3,6 +3,11 @@
     claim lease | fetch (conditional) | parse | skip seen items | fetch article pages |
     match | dedup against the database | store (one transaction) | schedule the next poll
 
+A feed is parsed lazily: its items stay drafts (HTML as sent) through the seen-items split,
+which compares them as sent, and only the new items that could match (a cheap test on the
+raw text) are converted to plain text and matched: conversion is most of parsing, and a
+warm poll's items are mostly old, a cold poll's mostly off-topic.
+
 Decisions (parsing, matching, dedup verdicts, scheduling arithmetic) are pure functions in their
 own modules; this module only calls them in order and does the I/O. CPU-heavy steps run in a
 worker thread so that one large feed never stalls the event loop and the other sources' fetches:
@@ -25,7 +30,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,10 +41,18 @@ from monitor.config import Config, SourceConfig, topic_rules
 from monitor.dedup import Fingerprint, Thresholds, canonical_url, decide_near, fingerprint, url_key
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.fetch import Fetcher, FetchPolicy
-from monitor.items import FetchResult, Item, MatchResult, ParsedSource, PollReport, Verdict
+from monitor.items import (
+    Draft,
+    FetchResult,
+    Item,
+    MatchResult,
+    ParsedSource,
+    PollReport,
+    Verdict,
+)
 from monitor.logs import redact
 from monitor.match import Matcher
-from monitor.parse import extract_article, parse_source
+from monitor.parse import draft_text, extract_article, finish, parse_source
 from monitor.parse.listing import ListingSelectors
 from monitor.schedule import (
     Cadence,
@@ -95,9 +108,10 @@ def item_key(item: Item) -> str:
     return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
 
 
-def item_hash(item: Item) -> str:
-    """What changes when the source edits the item: title and text."""
-    basis = "\n".join((item.title, item.summary, item.content))
+def item_hash(draft: Draft) -> str:
+    """What changes when the source edits the item: its title, summary and content as the
+    document gave them (the HTML of a feed's item, so that unchanged items need no conversion)."""
+    basis = "\n".join((draft.item.title, *draft.raw))
     return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
 
 
@@ -110,14 +124,33 @@ def _safe_canonical(url: str) -> str:
 
 @dataclass
 class Candidate:
-    """An item that is new to its source (or changed), on its way through match and dedup."""
+    """An item that is new to its source (or changed), on its way through match and dedup.
 
-    item: Item
+    While ``draft`` is pending, ``item`` has no summary and content yet: see :meth:`finish`.
+    """
+
+    draft: Draft
     key: str
     hash: str
     previous_article: int | None = None  # set when the source changed an item it sent before
     text: str = ""
     match: MatchResult | None = None
+    item: Item = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.item = self.draft.item
+
+    @property
+    def pending(self) -> bool:
+        return self.draft.pending
+
+    @staticmethod
+    def finish(candidates: Sequence[Candidate]) -> None:
+        """Convert the pending candidates' HTML to text, in one batch."""
+        pending = [c for c in candidates if c.pending]
+        for candidate, item in zip(pending, finish([c.draft for c in pending]), strict=True):
+            candidate.draft = Draft(item)
+            candidate.item = item
 
 
 @dataclass(frozen=True)
@@ -275,11 +308,11 @@ class Poller:
             items = list(parsed.items)
             items += await self._follow_sitemaps(source, parsed.sitemaps, {result.url})
             limit = source.max_items or self.config.settings.max_items
-            outcome = await asyncio.to_thread(
-                self._split_new, claimed, items[:limit], parsed.ttl_seconds
-            )
+            drafts = [Draft(item) for item in items[:limit]]
+            outcome = await asyncio.to_thread(self._split_new, claimed, drafts, parsed.ttl_seconds)
             match_now = False
         if source.fetch_article:
+            await asyncio.to_thread(Candidate.finish, outcome.candidates)
             await self._fetch_articles(outcome.candidates)
         if not match_now:
             await asyncio.to_thread(self._match, source, outcome.candidates)
@@ -293,7 +326,7 @@ class Poller:
         if parsed.sitemaps:
             return parsed, None
         limit = source.max_items or self.config.settings.max_items
-        outcome = self._split_new(claimed, list(parsed.items)[:limit], parsed.ttl_seconds)
+        outcome = self._split_new(claimed, list(parsed.all_drafts())[:limit], parsed.ttl_seconds)
         if match:
             self._match(source, outcome.candidates)
         return parsed, outcome
@@ -311,6 +344,7 @@ class Poller:
             selectors=selectors,
             now=self.clock(),
             window=self.config.settings.sitemap_window,
+            lazy=True,
         )
 
     async def _follow_sitemaps(
@@ -341,25 +375,25 @@ class Poller:
             raise failures[0]  # every child failed: the source failed
         return items
 
-    def _split_new(self, claimed: ClaimedSource, items: list[Item], ttl: int | None) -> Outcome:
+    def _split_new(self, claimed: ClaimedSource, drafts: list[Draft], ttl: int | None) -> Outcome:
         """Separate the items this source sent before (one query) from the new or changed ones."""
-        unique: dict[str, Item] = {}
-        for item in items:  # the same GUID twice in one document counts once
-            unique.setdefault(item_key(item), item)
+        unique: dict[str, Draft] = {}
+        for draft in drafts:  # the same GUID twice in one document counts once
+            unique.setdefault(item_key(draft.item), draft)
         with read_only(self.engine) as connection:
             seen = store.seen_items(connection, claimed.id, list(unique))
         candidates: list[Candidate] = []
         unchanged: list[tuple[str, str, int | None]] = []
-        for key, item in unique.items():
-            digest = item_hash(item)
+        for key, draft in unique.items():
+            digest = item_hash(draft)
             previous = seen.get(key)
             if previous is None:
-                candidates.append(Candidate(item, key, digest))
-            elif previous[0] == digest:
-                unchanged.append((key, digest, previous[1]))
+                candidates.append(Candidate(draft, key, digest))
+            elif previous.item_hash != digest:
+                candidates.append(Candidate(draft, key, digest, previous.article_id))
             else:
-                candidates.append(Candidate(item, key, digest, previous_article=previous[1]))
-        return Outcome(len(items), candidates, unchanged, ttl)
+                unchanged.append((key, digest, previous.article_id))
+        return Outcome(len(drafts), candidates, unchanged, ttl)
 
     async def _fetch_articles(self, candidates: list[Candidate]) -> None:
         """Read the article page of each new item; on failure keep the feed's own text."""
@@ -388,8 +422,13 @@ class Poller:
         await asyncio.gather(*(one(c) for c in candidates))
 
     def _match(self, source: SourceConfig, candidates: list[Candidate]) -> None:
+        """Match the candidates; a pending one is converted to text only if it could match."""
         topics = self.config.topics_of(source)
-        for candidate in candidates:
+        hopeful = [
+            c for c in candidates if not c.pending or self.matcher.could_match(draft_text(c.draft))
+        ]
+        Candidate.finish(hopeful)
+        for candidate in hopeful:
             item = candidate.item
             body = candidate.text or item.content
             candidate.text = body or item.summary

@@ -24,16 +24,17 @@ TOPICS = "topics:" + TOPICS.split("\nsources:", 1)[0]
 
 
 def write_config(workdir: Path, server: HostileServer, sources: str, settings: str = "") -> None:
+    """sources.yaml with the shipped topics; ``settings`` adds lines under ``settings:``."""
+    settings_lines = [
+        "min_host_delay: 0s",
+        "retries: 0",
+        "timeouts: {connect: 2s, read: 3s, total: 5s}",
+        *textwrap.dedent(settings).strip().splitlines(),
+    ]
     (workdir / "sources.yaml").write_text(
-        textwrap.dedent(
-            f"""
-            settings:
-              min_host_delay: 0s
-              retries: 0
-              timeouts: {{connect: 2s, read: 3s, total: 5s}}
-            {textwrap.indent(textwrap.dedent(settings), "  ").strip() if settings else ""}
-            """
-        )
+        "settings:\n"
+        + textwrap.indent("\n".join(settings_lines), "  ")
+        + "\n"
         + TOPICS
         + "\nsources:\n"
         + textwrap.indent(textwrap.dedent(sources).replace("SERVER", server.url("")), "  ")
@@ -157,6 +158,46 @@ def test_an_updated_item_updates_the_article_and_keeps_the_change(
         revision = connection.execute(select(ArticleRevision.previous_title)).scalar_one()
         assert revision == MSS_REPORT.title
     engine.dispose()
+
+
+def test_an_edit_of_the_markup_alone_changes_no_article(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    """Items are compared as sent; one whose text is unchanged is checked, and left alone."""
+    plain = replace(MSS_REPORT, content=f"<p>{MSS_REPORT.content}</p>")
+    restyled = replace(MSS_REPORT, content=f'<div class="story">{MSS_REPORT.content}</div>')
+    current = {"body": rss([plain])}
+
+    def handler(request, conn) -> None:  # type: ignore[no-untyped-def]
+        conn.send(200, current["body"], [("Content-Type", "application/rss+xml")])
+
+    hostile_server.route("/feed.xml", handler)
+    write_config(workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml"}')
+    init(workdir, env)
+    engine = make_engine(env["MONITOR_DATABASE_URL"])
+
+    def rows() -> tuple[int | None, int | None]:
+        with engine.connect() as connection:
+            return (
+                connection.scalar(select(func.count()).select_from(ArticleRevision)),
+                connection.scalar(select(func.count()).select_from(Sighting)),
+            )
+
+    try:
+        assert poll(workdir, env)[0] == 0
+        before = rows()
+        current["body"] = rss([restyled])
+        code, reports, _ = poll(workdir, env)
+        assert code == 0
+        assert (reports[0]["items_new"], reports[0]["matched"]) == (1, 1)
+        assert (reports[0]["updated"], reports[0]["articles_new"], reports[0]["copies"]) == (
+            0,
+            0,
+            0,
+        )
+        assert rows() == before and before[0] == 0
+    finally:
+        engine.dispose()
 
 
 def test_failing_sources_are_recorded_and_never_stop_the_others(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.errors import ParseError
-from monitor.items import ParsedSource
+from monitor.items import Draft, ParsedSource
 from monitor.parse.article import extract_article
 from monitor.parse.dates import parse_date
 from monitor.parse.encoding import clean_text, decode, detect_encoding, html_to_text, resolve_url
-from monitor.parse.feeds import parse_feed
+from monitor.parse.feeds import draft_text, finish, parse_feed
 from monitor.parse.listing import ListingSelectors, parse_listing
 from monitor.parse.sitemap import parse_sitemap
 
@@ -22,11 +22,14 @@ DEFAULT_SITEMAP_WINDOW = timedelta(days=2)
 
 __all__ = [
     "DEFAULT_SITEMAP_WINDOW",
+    "Draft",
     "ListingSelectors",
     "clean_text",
     "decode",
     "detect_encoding",
+    "draft_text",
     "extract_article",
+    "finish",
     "html_to_text",
     "parse_date",
     "parse_feed",
@@ -47,16 +50,19 @@ def parse_source(
     selectors: ListingSelectors | None = None,
     now: datetime | None = None,
     window: timedelta | None = None,
+    lazy: bool = False,
 ) -> ParsedSource:
     """Parse ``content`` as a source of ``kind`` "feed", "html" or "sitemap".
 
     ``selectors`` is required for "html". For "sitemap", ``now`` defaults to the current UTC
     time and ``window`` to :data:`DEFAULT_SITEMAP_WINDOW` (two days, Google News' own limit).
+    ``lazy`` lets a feed leave its text to :func:`finish` (see :class:`Draft`); use
+    :meth:`ParsedSource.all_drafts` to read either kind of result.
     Raises ParseError for an unknown kind, missing selectors, or an unreadable document.
     """
     if kind == "feed":
         return parse_feed(
-            content, base_url=base_url, content_type=content_type, max_items=max_items
+            content, base_url=base_url, content_type=content_type, max_items=max_items, lazy=lazy
         )
     if kind == "html":
         if selectors is None:

@@ -32,7 +32,7 @@ from typing import Any
 from lxml import etree
 
 from monitor.errors import ParseError
-from monitor.items import Item, ParsedSource
+from monitor.items import Draft, Item, ParsedSource
 from monitor.parse.dates import parse_date
 from monitor.parse.encoding import (
     AUTHOR_MAX,
@@ -46,6 +46,7 @@ from monitor.parse.encoding import (
     html_to_text,
     html_to_texts,
     resolve_url,
+    strip_controls,
     strip_xml_declaration,
 )
 
@@ -239,13 +240,13 @@ class _Body:
 
 
 class _Builder:
-    """Collects items, then converts their HTML in one batch and applies the caps and the
-    duplicate-GUID rules of :func:`parse_feed`."""
+    """Collects a document's items as drafts, applying the cap and the duplicate-GUID rules of
+    :func:`parse_feed`; :func:`finish` converts their HTML later, in one batch."""
 
     __slots__ = ("max_items", "pending")
 
     def __init__(self, max_items: int) -> None:
-        self.pending: list[tuple[Item, _Body, _Body]] = []
+        self.pending: list[Draft] = []
         self.max_items = max_items
 
     @property
@@ -275,40 +276,86 @@ class _Builder:
             published=published,
             updated=updated,
         )
-        self.pending.append((item, summary, content))
-
-    def result(self) -> tuple[Item, ...]:
-        """The items with plain-text summary and content; empty ones (``<item/>``) dropped."""
-        bodies = [body for _, summary, content in self.pending for body in (summary, content)]
-        html_index = [i for i, body in enumerate(bodies) if body.is_html and body.raw]
-        html_texts = html_to_texts([_raw_cut(bodies[i]) for i in html_index])
-        texts = [
-            "" if not body.raw or body.is_html else clean_text(_raw_cut(body), multiline=True)
-            for body in bodies
-        ]
-        for i, text in zip(html_index, html_texts, strict=True):
-            texts[i] = text
-        items: list[Item] = []
-        for n, (item, _, _) in enumerate(self.pending):
-            summary, content = texts[2 * n], texts[2 * n + 1]
-            if "appeared first on" in summary:
-                summary = _WP_FOOTER.sub("", summary)
-            if not (item.guid or item.url or item.title or summary or content):
-                continue  # an empty <item/>: nothing to show or match
-            items.append(
-                Item(
-                    guid=item.guid,
-                    url=item.url,
-                    title=item.title,
-                    summary=cap(summary, SUMMARY_MAX),
-                    content=cap(content, CONTENT_MAX),
-                    author=item.author,
-                    language=item.language,
-                    published=item.published,
-                    updated=item.updated,
-                )
+        self.pending.append(
+            Draft(
+                item,
+                _raw_cut(summary),
+                _raw_cut(content),
+                summary.is_html,
+                content.is_html,
+                pending=True,
             )
-        return _dedupe_guids(items)
+        )
+
+    def drafts(self) -> tuple[Draft, ...]:
+        """The drafts; those left without GUID or URL are finished now (their text is their
+        identity), and empty ones (``<item/>``) dropped."""
+        drafts = _dedupe_guids(self.pending)
+        lone = [d for d in drafts if not (d.item.guid or d.item.url)]
+        if not lone:
+            return drafts
+        finished = iter(finish(lone))
+        out: list[Draft] = []
+        for draft in drafts:
+            if draft.item.guid or draft.item.url:
+                out.append(draft)
+                continue
+            item = next(finished)
+            if item.title or item.summary or item.content:
+                out.append(Draft(item))
+        return tuple(out)
+
+
+def finish(drafts: Iterable[Draft]) -> tuple[Item, ...]:
+    """The final items of ``drafts``: HTML converted to plain text (one batch), text capped."""
+    drafts = list(drafts)
+    pending = [d for d in drafts if d.pending]
+    bodies = [(raw, html) for d in pending for raw, html in _bodies(d)]
+    html_index = [i for i, (raw, html) in enumerate(bodies) if html and raw]
+    html_texts = html_to_texts([bodies[i][0] for i in html_index])
+    texts = ["" if not raw or html else clean_text(raw, multiline=True) for raw, html in bodies]
+    for i, text in zip(html_index, html_texts, strict=True):
+        texts[i] = text
+    finished = iter(
+        [_final(draft.item, texts[2 * n], texts[2 * n + 1]) for n, draft in enumerate(pending)]
+    )
+    return tuple(next(finished) if d.pending else d.item for d in drafts)
+
+
+_ANY_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
+
+
+def draft_text(draft: Draft) -> str:
+    """Title, summary and content of ``draft`` as one cheap string for
+    :meth:`Matcher.could_match`: HTML not parsed, tags deleted, entities decoded.
+
+    Every run of text of the finished item is in it: a tag (or comment) deleted rather than
+    turned into a break can only join words, and what conversion hides besides tags (scripts,
+    styles, the rest of a comment) stays. The parts are joined by line breaks.
+    """
+    summary, content = draft.raw
+    if draft.pending:
+        if draft.summary_html:
+            summary = _markup_free(summary)
+        if draft.content_html:
+            content = _markup_free(content)
+    return strip_controls("\n".join((draft.item.title, summary, content)))
+
+
+def _markup_free(raw: str) -> str:
+    if "<" in raw:
+        raw = _ANY_TAG.sub("", raw)
+    return html.unescape(raw) if "&" in raw else raw
+
+
+def _bodies(draft: Draft) -> tuple[tuple[str, bool], tuple[str, bool]]:
+    return (draft.summary, draft.summary_html), (draft.content, draft.content_html)
+
+
+def _final(item: Item, summary: str, content: str) -> Item:
+    if "appeared first on" in summary:
+        summary = _WP_FOOTER.sub("", summary)
+    return replace(item, summary=cap(summary, SUMMARY_MAX), content=cap(content, CONTENT_MAX))
 
 
 def _raw_cut(body: _Body) -> str:
@@ -316,7 +363,7 @@ def _raw_cut(body: _Body) -> str:
     return body.raw[: CONTENT_MAX * _MAX_RAW_FACTOR]
 
 
-def _dedupe_guids(items: list[Item]) -> tuple[Item, ...]:
+def _dedupe_guids(drafts: list[Draft]) -> tuple[Draft, ...]:
     """Drop exact repeats; blank out a GUID that the feed gives to different articles.
 
     A repeated item (same GUID and URL) is listed once. A GUID shared by items with different
@@ -325,24 +372,25 @@ def _dedupe_guids(items: list[Item]) -> tuple[Item, ...]:
     """
     seen: dict[str, str | None] = {}
     shared: set[str] = set()
-    for item in items:
-        if item.guid is None:
+    for draft in drafts:
+        guid = draft.item.guid
+        if guid is None:
             continue
-        if item.guid in seen and seen[item.guid] != item.url:
-            shared.add(item.guid)
-        seen.setdefault(item.guid, item.url)
-    out: list[Item] = []
+        if guid in seen and seen[guid] != draft.item.url:
+            shared.add(guid)
+        seen.setdefault(guid, draft.item.url)
+    out: list[Draft] = []
     emitted: set[tuple[str, str | None]] = set()
-    for item in items:
-        guid = item.guid
+    for draft in drafts:
+        guid = draft.item.guid
         if guid is not None and guid in shared:
-            item = replace(item, guid=None)
+            draft = replace(draft, item=replace(draft.item, guid=None))
         elif guid is not None:
-            key = (guid, item.url)
+            key = (guid, draft.item.url)
             if key in emitted:
                 continue
             emitted.add(key)
-        out.append(item)
+        out.append(draft)
     return tuple(out)
 
 
@@ -537,7 +585,8 @@ def _parse_rss(
             break  # items under <channel> (RSS 2.0) or beside it (RDF), not both
     return ParsedSource(
         kind=kind,
-        items=out.result(),
+        items=(),
+        drafts=out.drafts(),
         title=_plain_title(feed_title) if feed_title else None,
         language=feed_language,
         ttl_seconds=ttl,
@@ -630,7 +679,7 @@ def _atom_parse(
             updated=parse_date(updated_raw),
         )
     return ParsedSource(
-        kind="atom", items=out.result(), title=feed_title or None, language=feed_language
+        kind="atom", items=(), drafts=out.drafts(), title=feed_title or None, language=feed_language
     )
 
 
@@ -730,7 +779,8 @@ def _parse_json(text: str, base_url: str | None, max_items: int) -> ParsedSource
     title = _json_str(doc.get("title"))
     return ParsedSource(
         kind="json",
-        items=out.result(),
+        items=(),
+        drafts=out.drafts(),
         title=_plain_title(title) or None,
         language=feed_language,
     )
@@ -863,13 +913,14 @@ def _feedparser_fallback(
             # dict.get: FeedParserDict.get("updated") silently falls back to "published"
             updated=parse_date(dict.get(entry, "updated")),
         )
-    items = out.result()
-    if not any(item.url or item.guid for item in items):
+    drafts = out.drafts()
+    if not any(d.item.url or d.item.guid for d in drafts):
         return None  # only shells without identity recovered: the document is broken
     title = feed.get("title")
     return ParsedSource(
         kind=kind,
-        items=items,
+        items=(),
+        drafts=drafts,
         title=_plain_title(title) if title else None,
         language=feed_language,
         ttl_seconds=_ttl(feed.get("ttl")),
@@ -913,16 +964,27 @@ def parse_feed(
     base_url: str,
     content_type: str | None = None,
     max_items: int = 500,
+    lazy: bool = False,
 ) -> ParsedSource:
     """Parse an RSS, RDF, Atom or JSON Feed document into at most ``max_items`` items.
 
     The format is detected from the content, not the Content-Type (servers mislabel feeds).
     Links are resolved against xml:base and ``base_url``; text is plain (HTML stripped,
     entities decoded, control characters removed) and capped; dates are UTC or None.
+    ``lazy`` leaves the text to :func:`finish`: the result has drafts instead of items.
 
     Raises ParseError for an empty body, an HTML page, a non-feed document, invalid JSON,
     and XML that neither lxml (after light repairs) nor feedparser can read.
     """
+    parsed = _read_feed(content, base_url, content_type, max_items)
+    if lazy:
+        return parsed
+    return replace(parsed, items=finish(parsed.drafts), drafts=())
+
+
+def _read_feed(
+    content: bytes, base_url: str, content_type: str | None, max_items: int
+) -> ParsedSource:
     if not content or not content.strip():
         raise ParseError("empty document: the server sent no content")
     text, _codec = decode(content, content_type)
@@ -942,7 +1004,7 @@ def parse_feed(
         root = None
     if root is not None:
         result = _dispatch(root, base, max_items, has_xml_base)
-        if result.items or max_items <= 0 or not _seems_to_have_items(text):
+        if result.drafts or max_items <= 0 or not _seems_to_have_items(text):
             return result
         return _feedparser_fallback(content, base, content_type, max_items) or result
     if "<!ENTITY" in text:
@@ -953,7 +1015,7 @@ def parse_feed(
         root = None
     if root is not None:
         result = _dispatch(root, base, max_items, has_xml_base)
-        if result.items or not _seems_to_have_items(text):
+        if result.drafts or not _seems_to_have_items(text):
             return result
     # feedparser's forgiving parser costs ~5 s of CPU per MB: worth it only for a broken document
     # that looks like a feed with entries, and of a feed's size

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -104,7 +104,9 @@ _SHARED_BANDS = (
 _NEAR = select(Article.id, Article.fingerprint).join(
     _SHARED_BANDS, _SHARED_BANDS.c.article_id == Article.id
 )
-_SEEN = select(SeenItem.item_key, SeenItem.item_hash, SeenItem.article_id).where(
+_SEEN = select(
+    SeenItem.item_key, SeenItem.item_hash, SeenItem.article_id, SeenItem.last_seen_at
+).where(
     SeenItem.source_id == bindparam("source_id"),
     SeenItem.item_key.in_(bindparam("keys", expanding=True)),
 )
@@ -295,12 +297,16 @@ def revise_article(
 ) -> bool:
     """Apply a source's update of an item it sent before, keeping the previous title.
 
-    Returns False when the new content equals another stored article (then nothing changes).
+    Returns False when the new content equals another stored article, or when the title,
+    summary and text are those stored (an edit of the markup alone): then nothing changes.
     """
     row = connection.execute(
-        select(Article.title, Article.content_hash).where(Article.id == article_id)
+        select(Article.title, Article.summary, Article.content_hash).where(Article.id == article_id)
     ).one_or_none()
     if row is None:
+        return False
+    content_hash = fingerprint.content_hash or f"empty:{article_id}"
+    if (row.title, row.summary, row.content_hash) == (title, summary, content_hash):
         return False
     try:
         with connection.begin_nested():
@@ -311,7 +317,7 @@ def revise_article(
                     title=title,
                     summary=summary,
                     text=text,
-                    content_hash=fingerprint.content_hash or f"empty:{article_id}",
+                    content_hash=content_hash,
                     fingerprint=fingerprint.to_bytes(),
                     updated_at=now,
                 )
@@ -338,15 +344,21 @@ def revise_article(
     return True
 
 
-def seen_items(
-    connection: Connection, source_id: int, keys: Sequence[str]
-) -> dict[str, tuple[str, int | None]]:
-    """item_key -> (item_hash, article_id) for the keys this source sent before (one query)."""
-    found: dict[str, tuple[str, int | None]] = {}
+class SeenRow(NamedTuple):
+    """What a source's item looked like when it was last seen."""
+
+    item_hash: str
+    article_id: int | None
+    last_seen_at: datetime
+
+
+def seen_items(connection: Connection, source_id: int, keys: Sequence[str]) -> dict[str, SeenRow]:
+    """item_key -> SeenRow for the keys this source sent before (one query per 500 keys)."""
+    found: dict[str, SeenRow] = {}
     for start in range(0, len(keys), 500):
         chunk = list(keys[start : start + 500])
         rows = connection.execute(_SEEN, {"source_id": source_id, "keys": chunk})
-        found.update({row.item_key: (row.item_hash, row.article_id) for row in rows})
+        found.update({row[0]: SeenRow(row[1], row[2], row[3]) for row in rows})
     return found
 
 

@@ -200,7 +200,7 @@ class SeenItem(Base):
         ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
     )
     item_key: Mapped[str] = mapped_column(String(40), primary_key=True)  # hash of guid or URL
-    item_hash: Mapped[str] = mapped_column(String(40))  # hash of title + text: detects updates
+    item_hash: Mapped[str] = mapped_column(String(40))  # of the item as sent: detects edits
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
