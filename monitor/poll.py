@@ -71,6 +71,7 @@ log = logging.getLogger("monitor.poll")
 MAX_SITEMAPS = 50  # child sitemaps followed from one index
 MAX_SITEMAP_DEPTH = 3
 DB_RETRIES = 3
+SEEN_REFRESH = timedelta(days=1)  # see Poller.__init__
 IN_FLIGHT_SPARE = 8  # poll_many: sources fetched and waiting to be processed, beyond the fetches
 
 # Written once per source: built once, with bound parameters (building a statement and its cache
@@ -159,7 +160,7 @@ class Outcome:
 
     parsed_items: int
     candidates: list[Candidate]
-    unchanged: list[tuple[str, str, int | None]]
+    unchanged: list[tuple[str, str, int | None]]  # seen rows to refresh
     ttl_seconds: int | None
 
 
@@ -189,6 +190,13 @@ class Poller:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
         self._sources = {s.name: s for s in config.sources}  # config.source() is a linear scan
+        # An unchanged item's last_seen_at (what keeps its key from being pruned) is rewritten
+        # once a day at most, not on every poll: a warm poll then writes only the new items.
+        self._seen_refresh = min(SEEN_REFRESH, config.settings.retention.seen_items / 4)
+        # SQLite serializes writing transactions (BEGIN IMMEDIATE): a poll's dedup decisions see
+        # every article committed before, and no concurrent twin can slip in, so new articles
+        # need no verification after commit. PostgreSQL's concurrent transactions do.
+        self._verify_inserts = engine.dialect.name != "sqlite"
         self._writer = (
             ThreadPoolExecutor(1, thread_name_prefix="monitor-db-writer")
             if engine.dialect.name == "sqlite"
@@ -384,6 +392,7 @@ class Poller:
             seen = store.seen_items(connection, claimed.id, list(unique))
         candidates: list[Candidate] = []
         unchanged: list[tuple[str, str, int | None]] = []
+        stale = self.clock() - self._seen_refresh
         for key, draft in unique.items():
             digest = item_hash(draft)
             previous = seen.get(key)
@@ -391,7 +400,7 @@ class Poller:
                 candidates.append(Candidate(draft, key, digest))
             elif previous.item_hash != digest:
                 candidates.append(Candidate(draft, key, digest, previous.article_id))
-            else:
+            elif previous.last_seen_at < stale:
                 unchanged.append((key, digest, previous.article_id))
         return Outcome(len(drafts), candidates, unchanged, ttl)
 
@@ -479,7 +488,7 @@ class Poller:
                         started_at,
                         now,
                     )
-                if created:
+                if created and self._verify_inserts:
                     self._verify(created, report)
                 return
             except OperationalError:

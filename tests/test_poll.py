@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -196,6 +197,44 @@ def test_an_edit_of_the_markup_alone_changes_no_article(
             0,
         )
         assert rows() == before and before[0] == 0
+    finally:
+        engine.dispose()
+
+
+def test_unchanged_items_are_not_rewritten_until_their_refresh_is_due(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    """A warm poll writes only what changed; an unchanged item's last_seen_at is refreshed
+    once a day (here, with a 4 s retention, once a second) so that its key is not pruned."""
+    body = rss([MSS_REPORT, UNRELATED])
+    hostile_server.route(
+        "/feed.xml",
+        lambda request, conn: conn.send(200, body, [("Content-Type", "application/rss+xml")]),
+    )
+    write_config(
+        workdir,
+        hostile_server,
+        '- {name: outlet, url: "SERVER/feed.xml", conditional: false}',
+        "retention: {seen_items: 4s}",
+    )
+    init(workdir, env)
+    engine = make_engine(env["MONITOR_DATABASE_URL"])
+
+    def last_seen() -> list[object]:
+        with engine.connect() as connection:
+            query = select(SeenItem.last_seen_at).order_by(SeenItem.item_key)
+            return list(connection.execute(query).scalars())
+
+    try:
+        assert poll(workdir, env)[0] == 0
+        first = last_seen()
+        assert len(first) == 2
+        code, reports, _ = poll(workdir, env)
+        assert code == 0 and reports[0]["items_new"] == 0
+        assert last_seen() == first
+        time.sleep(1.2)
+        assert poll(workdir, env)[0] == 0
+        assert all(later > earlier for later, earlier in zip(last_seen(), first, strict=True))
     finally:
         engine.dispose()
 
