@@ -2,27 +2,32 @@
 
 Exit codes: 0 success; 1 some work failed (e.g. a source could not be polled; the rest was done);
 2 usage or configuration error; 3 database error; 4 capability not available.
+
+Each command imports what it needs inside its function: `monitor poll` runs every few minutes and
+should not pay for the query, digest or table code, nor `monitor --help` for any of it.
 """
 
 from __future__ import annotations
 
-import logging
+import gc
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from monitor import __version__
-from monitor.config import Config, format_duration, load_config
 from monitor.errors import ConfigError, MonitorError, NotAvailableError, StoreError
-from monitor.items import PollReport
-from monitor.output import key_value_table, printable, render_articles, stdout_is_terminal, to_json
-from monitor.store.db import read_only
+from monitor.output import printable, stdout_is_terminal, to_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from monitor.config import Config
+    from monitor.items import PollReport
 
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
@@ -31,22 +36,32 @@ EXIT_UNAVAILABLE = 4
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-log = logging.getLogger("monitor")
-
 
 @dataclass
 class App:
-    """What every command needs: the configuration and the database, loaded on first use."""
+    """What every command needs: the configuration, the database and the consoles, on first use."""
 
     config_path: str | None
     db_url: str | None
     verbosity: int = 0
     log_format: str = "text"
-    console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console()
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True)
 
     @cached_property
     def config(self) -> Config:
+        from monitor.config import load_config
+
         config = load_config(self.config_path)
         for warning in config.warnings:
             self.err.print(f"[yellow]warning:[/] {printable(warning)}", highlight=False)
@@ -67,7 +82,29 @@ class App:
         from monitor.store.db import require_current
 
         require_current(self.engine)
+        end_of_start_up()  # every command that works on the database is set up by now
         return self.engine
+
+
+def start_up() -> None:
+    """Hold the cyclic garbage collector while the command imports its modules and reads the config.
+
+    Start-up builds some 100,000 objects that live as long as the process (modules, classes, the
+    config) and next to no garbage, yet the collector scans them all, again and again, and once
+    more at exit: 0.1 to 0.2 s of CPU in a poll of 1,000 feeds that all answer 304, a seventh of
+    it. `end_of_start_up` turns it back on; the commands that never get there (`check`, `init`,
+    `match`) are short, and the collector is back on when the command ends anyway.
+    """
+    gc.disable()
+
+
+def end_of_start_up() -> None:
+    """Move what start-up built out of the collector's sight for good, then turn it back on.
+
+    Later full collections, the one at exit included, scan only what the command's work created.
+    """
+    gc.freeze()
+    gc.enable()
 
 
 def handle_errors(func: F) -> F:
@@ -151,6 +188,8 @@ def main(
     Polls the sources in sources.yaml, keeps the items about your topics, records each article
     once with every place it was seen, and writes a daily digest.
     """
+    start_up()
+    ctx.call_on_close(gc.enable)  # for commands that never reach end_of_start_up
     verbosity = -1 if quiet else verbose
     setup_logging(verbosity, log_format)
     ctx.obj = App(
@@ -167,8 +206,11 @@ pass_app = click.pass_obj
 @handle_errors
 def check(app: App, fmt: str | None) -> None:
     """Validate the configuration and print a summary (exit 2 listing every error)."""
-    config = app.config
+    from monitor.config import format_duration
+    from monitor.output import key_value_table
     from monitor.store.db import redact_url
+
+    config = app.config
 
     by_type: dict[str, int] = {}
     for source in config.sources:
@@ -293,6 +335,7 @@ def query(
     fmt: str | None,
 ) -> None:
     """List stored articles, newest first, with their topics and sightings."""
+    from monitor.output import render_articles
     from monitor.query import QueryFilter, find_articles, parse_when
 
     try:
@@ -368,7 +411,7 @@ def poll(app: App, names: tuple[str, ...], fmt: str | None) -> None:
         if progress is not None:
             progress.stop()
     if fmt == "json":
-        click.echo(to_json([asdict(r) for r in reports]))
+        click.echo(to_json(reports))
     else:
         app.console.print(poll_table(reports))
     if any(r.status in {"error", "skipped"} for r in reports):
@@ -591,6 +634,7 @@ def rematch(app: App, dry_run: bool, fmt: str | None) -> None:
 
     from monitor.config import topic_rules
     from monitor.match import Matcher
+    from monitor.store.db import read_only
     from monitor.store.schema import Source
     from monitor.tuning import rematch as apply_rules
 

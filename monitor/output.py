@@ -12,14 +12,15 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import fields, is_dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich and the query layer are imported where used: `monitor poll` needs neither
+    from rich.console import Console
+    from rich.table import Table
 
-from monitor.query import ArticleView
+    from monitor.query import ArticleView
 
 Format = Literal["table", "json", "jsonl", "csv", "md"]
 
@@ -55,6 +56,9 @@ def to_json(data: Any, *, indent: int | None = 2) -> str:
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        # what dataclasses.asdict gives, one level at a time (json recurses), without its deep copy
+        return {f.name: getattr(value, f.name) for f in fields(value)}
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -97,7 +101,10 @@ def render_articles(
         return buffer.getvalue().rstrip("\n")
     if fmt == "md":
         return _markdown(articles)
-    console = console or Console()
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
     console.print(article_table(articles))
     return ""
 
@@ -119,6 +126,9 @@ def _markdown(articles: Sequence[ArticleView]) -> str:
 
 
 def article_table(articles: Sequence[ArticleView]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_lines=False, expand=True, header_style="bold")
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("discovered", no_wrap=True)
@@ -143,6 +153,9 @@ def article_table(articles: Sequence[ArticleView]) -> Table:
 
 
 def key_value_table(rows: Iterable[tuple[str, object]], title: str | None = None) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_header=False, title=title, title_justify="left", box=None)
     table.add_column(style="bold")
     table.add_column()

@@ -243,6 +243,66 @@ def test_an_interval_under_a_minute_is_allowed_with_a_warning(tmp_path: Path) ->
     assert "warning:" in err and "under a minute" in err
 
 
+def large_config(count: int, odd_one: int, odd_line: str) -> tuple[str, int]:
+    """`count` block-style sources; source `odd_one` gets `odd_line`. -> (text, its line number)."""
+    lines = ["settings:", "  default_interval: 15m", "sources:"]
+    odd_line_number = 0
+    for index in range(count):
+        lines += [f"  - name: feed-{index:04d}", f"    url: https://feeds{index}.example/rss"]
+        if index == odd_one:
+            lines.append(f"    {odd_line}")
+            odd_line_number = len(lines)
+    return "\n".join(lines) + "\n", odd_line_number
+
+
+def test_an_error_deep_in_a_large_config_names_its_line() -> None:
+    # Line numbers are only worked out once a problem is found: they must still be the right ones.
+    text, line = large_config(1000, 737, "interval: soon")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert caught.value.problems == [
+        f"sources.yaml:{line}: sources[737] 'feed-0737': interval:"
+        " expected a duration like 30s, 15m or 2h, got 'soon'"
+    ]
+
+
+def test_a_cross_check_deep_in_a_large_config_names_its_line() -> None:
+    text, line = large_config(1000, 912, "topics: [haiti]")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert caught.value.problems == [
+        f"sources.yaml:{line}: sources[912] 'feed-0912': topics:"
+        " unknown topic 'haiti' (topics: none defined)"
+    ]
+
+
+def test_a_warning_deep_in_a_large_config_names_its_line() -> None:
+    text, line = large_config(1000, 401, "interval: 30s")
+    config = parse_config(text)
+    assert len(config.sources) == 1000
+    assert config.warnings == (
+        f"sources.yaml:{line}: sources[401] 'feed-0401': interval: an interval under a minute"
+        " is allowed but polls the server very often",
+    )
+
+
+def test_invalid_yaml_is_described_in_pyyaml_words() -> None:
+    # The file is read with libyaml when available; its errors are worded differently, so a file
+    # it rejects is read again by PyYAML to keep the messages users (and their notes) know.
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            "sources:\n  - name: one\n    url: https://example.org/feed\n   interval: 5m\n"
+        )
+    assert caught.value.problems == [
+        "sources.yaml:4: invalid YAML: expected <block end>, but found '<block mapping start>'"
+    ]
+
+
+def test_text_libyaml_cannot_encode_is_still_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"sources\.yaml: invalid YAML: unacceptable character"):
+        parse_config("sources: [\ud800]\n")
+
+
 def test_environment_overrides_settings(tmp_path: Path) -> None:
     config = parse_config(
         GOOD,
