@@ -151,6 +151,8 @@ class Settings(_Strict):
     max_backoff: Duration = timedelta(hours=6)
     jitter: float = Field(0.1, ge=0, le=0.5)  # fraction of the interval
     concurrency: int = Field(32, ge=1, le=1024)
+    # processes that parse and match fetched documents; "auto": one per core beyond the first
+    parse_workers: int | Literal["auto"] = "auto"
     per_host: int = Field(2, ge=1, le=64)
     min_host_delay: Duration = timedelta(seconds=0)
     timeouts: Timeouts = Timeouts()
@@ -177,6 +179,15 @@ class Settings(_Strict):
                 f"expected sqlite:///path/to/file.db or postgresql+psycopg://user@host/db, got {value!r}"
             )
         return value
+
+    @field_validator("parse_workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> int | str:
+        if isinstance(value, str) and value.strip().isdigit():  # from the environment
+            value = int(value)
+        if value == "auto" or (type(value) is int and 0 <= value <= 16):
+            return value  # type: ignore[no-any-return]
+        raise ValueError(f"expected 'auto' or a number of processes from 0 to 16, got {value!r}")
 
     @field_validator("user_agent")
     @classmethod

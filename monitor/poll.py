@@ -3,16 +3,13 @@
     claim lease | fetch (conditional) | parse | skip seen items | fetch article pages |
     match | dedup against the database | store (one transaction) | schedule the next poll
 
-A feed is parsed lazily: its items stay drafts (HTML as sent) through the seen-items split,
-which compares them as sent, and only the new items that could match (a cheap test on the
-raw text) are converted to plain text and matched: conversion is most of parsing, and a
-warm poll's items are mostly old, a cold poll's mostly off-topic.
-
 Decisions (parsing, matching, dedup verdicts, scheduling arithmetic) are pure functions in their
-own modules; this module only calls them in order and does the I/O. CPU-heavy steps run in a
-worker thread so that one large feed never stalls the event loop and the other sources' fetches:
-parse, the seen-items query and match in one hop for a plain feed (a hop costs a thread wake-up
-and an event-loop wake-up), then the write in a second one.
+own modules; this module only calls them in order and does the I/O. The CPU-bound stages
+(parse, the seen-items split, match: monitor/stages.py) run in one hop per plain feed, in a
+worker process when the machine has a core to spare, else in a thread, so that one large feed
+never stalls the event loop and the other sources' fetches. A feed is parsed lazily: its items
+stay drafts (HTML as sent) through the seen-items split, which compares them as sent, and only
+the new items that could match (a cheap test on the raw text) are converted to text and matched.
 
 On SQLite, which takes one writer at a time, every write runs in one dedicated thread. Writers
 in several threads only queue on its lock, and its busy handler is not fair: under load a
@@ -30,30 +27,26 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from monitor.config import Config, SourceConfig, topic_rules
-from monitor.dedup import Fingerprint, Thresholds, canonical_url, decide_near, fingerprint, url_key
+from monitor.config import Config, SourceConfig
+from monitor.dedup import Fingerprint, Thresholds, decide_near, fingerprint, url_key
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.fetch import Fetcher, FetchPolicy
 from monitor.items import (
     Draft,
     FetchResult,
     Item,
-    MatchResult,
-    ParsedSource,
     PollReport,
     Verdict,
 )
 from monitor.logs import redact
-from monitor.match import Matcher
-from monitor.parse import draft_text, extract_article, finish, parse_source
-from monitor.parse.listing import ListingSelectors
+from monitor.parse import extract_article
 from monitor.schedule import (
     Cadence,
     adaptive_interval,
@@ -61,8 +54,15 @@ from monitor.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
 )
+from monitor.stages import (
+    Candidate,
+    Outcome,
+    Processor,
+    ProcessorPool,
+    default_workers,
+    safe_canonical,
+)
 from monitor.store import articles as store
-from monitor.store.db import read_only
 from monitor.store.schema import Poll, Source
 from monitor.store.sources import ClaimedSource
 
@@ -71,7 +71,6 @@ log = logging.getLogger("monitor.poll")
 MAX_SITEMAPS = 50  # child sitemaps followed from one index
 MAX_SITEMAP_DEPTH = 3
 DB_RETRIES = 3
-SEEN_REFRESH = timedelta(days=1)  # see Poller.__init__
 IN_FLIGHT_SPARE = 8  # poll_many: sources fetched and waiting to be processed, beyond the fetches
 
 # Written once per source: built once, with bound parameters (building a statement and its cache
@@ -98,72 +97,6 @@ def fetch_policy(config: Config) -> FetchPolicy:
     )
 
 
-def item_key(item: Item) -> str:
-    """Identity of an item within its source: its GUID, else its canonical URL, else its text."""
-    if item.guid:
-        basis = "guid:" + item.guid
-    elif item.url:
-        basis = "url:" + _safe_canonical(item.url)
-    else:
-        basis = "text:" + item.title + "\n" + item.summary
-    return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
-
-
-def item_hash(draft: Draft) -> str:
-    """What changes when the source edits the item: its title, summary and content as the
-    document gave them (the HTML of a feed's item, so that unchanged items need no conversion)."""
-    basis = "\n".join((draft.item.title, *draft.raw))
-    return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
-
-
-def _safe_canonical(url: str) -> str:
-    try:
-        return canonical_url(url)
-    except ValueError:
-        return url
-
-
-@dataclass
-class Candidate:
-    """An item that is new to its source (or changed), on its way through match and dedup.
-
-    While ``draft`` is pending, ``item`` has no summary and content yet: see :meth:`finish`.
-    """
-
-    draft: Draft
-    key: str
-    hash: str
-    previous_article: int | None = None  # set when the source changed an item it sent before
-    text: str = ""
-    match: MatchResult | None = None
-    item: Item = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.item = self.draft.item
-
-    @property
-    def pending(self) -> bool:
-        return self.draft.pending
-
-    @staticmethod
-    def finish(candidates: Sequence[Candidate]) -> None:
-        """Convert the pending candidates' HTML to text, in one batch."""
-        pending = [c for c in candidates if c.pending]
-        for candidate, item in zip(pending, finish([c.draft for c in pending]), strict=True):
-            candidate.draft = Draft(item)
-            candidate.item = item
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What processing decided for the items of one poll, before it is written."""
-
-    parsed_items: int
-    candidates: list[Candidate]
-    unchanged: list[tuple[str, str, int | None]]  # seen rows to refresh
-    ttl_seconds: int | None
-
-
 class Poller:
     """Polls sources with one shared fetcher, matcher and database."""
 
@@ -176,12 +109,15 @@ class Poller:
         instance: str = "cli",
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
+        workers: int | None = None,
     ) -> None:
+        """``workers``: processes that parse and match (None: :func:`default_workers`); with
+        0, a given ``clock`` or an in-memory database, that work runs in threads instead."""
         self.config = config
         self.engine = engine
         self.fetcher = fetcher
         self.instance = instance
-        self.matcher = Matcher(topic_rules(config.topics))
+        self.processor = Processor(config, engine, clock)
         self.thresholds = Thresholds(
             jaccard=config.settings.dedup.jaccard,
             containment=config.settings.dedup.containment,
@@ -189,14 +125,23 @@ class Poller:
         )
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
-        self._sources = {s.name: s for s in config.sources}  # config.source() is a linear scan
-        # An unchanged item's last_seen_at (what keeps its key from being pruned) is rewritten
-        # once a day at most, not on every poll: a warm poll then writes only the new items.
-        self._seen_refresh = min(SEEN_REFRESH, config.settings.retention.seen_items / 4)
         # SQLite serializes writing transactions (BEGIN IMMEDIATE): a poll's dedup decisions see
         # every article committed before, and no concurrent twin can slip in, so new articles
         # need no verification after commit. PostgreSQL's concurrent transactions do.
         self._verify_inserts = engine.dialect.name != "sqlite"
+        if workers is None:
+            setting = config.settings.parse_workers
+            workers = default_workers() if setting == "auto" else setting
+        in_memory = engine.dialect.name == "sqlite" and engine.url.database in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._pool = (
+            ProcessorPool(config, engine, workers)
+            if workers > 0 and clock is None and not in_memory
+            else None
+        )
         self._writer = (
             ThreadPoolExecutor(1, thread_name_prefix="monitor-db-writer")
             if engine.dialect.name == "sqlite"
@@ -204,7 +149,9 @@ class Poller:
         )
 
     def close(self) -> None:
-        """Stop the writer thread, after the writes already queued."""
+        """Stop the worker processes, and the writer thread after the writes already queued."""
+        if self._pool is not None:
+            self._pool.close()
         if self._writer is not None:
             self._writer.shutdown(wait=True)
 
@@ -217,7 +164,7 @@ class Poller:
     # --- the pipeline -------------------------------------------------------------------------
 
     async def poll(self, claimed: ClaimedSource) -> PollReport:
-        source = self._sources.get(claimed.name) or self.config.source(claimed.name)
+        source = self.processor.source(claimed.name)
         report = PollReport(source=source.name)
         started_at = self.clock()
         started = time.perf_counter()
@@ -309,51 +256,26 @@ class Poller:
         fetched on the event loop between the steps.
         """
         match_now = not source.fetch_article
-        parsed, outcome = await asyncio.to_thread(
-            self._parse_split_match, claimed, source, result, match_now
-        )
+        if self._pool is not None:
+            parsed, outcome = await self._pool.parse_split_match(claimed, source, result, match_now)
+        else:
+            parsed, outcome = await asyncio.to_thread(
+                self.processor.parse_split_match, claimed, source, result, match_now
+            )
         if outcome is None:
             items = list(parsed.items)
             items += await self._follow_sitemaps(source, parsed.sitemaps, {result.url})
-            limit = source.max_items or self.config.settings.max_items
-            drafts = [Draft(item) for item in items[:limit]]
-            outcome = await asyncio.to_thread(self._split_new, claimed, drafts, parsed.ttl_seconds)
+            drafts = [Draft(item) for item in items[: self.processor.limit(source)]]
+            outcome = await asyncio.to_thread(
+                self.processor.split_new, claimed, drafts, parsed.ttl_seconds
+            )
             match_now = False
         if source.fetch_article:
             await asyncio.to_thread(Candidate.finish, outcome.candidates)
             await self._fetch_articles(outcome.candidates)
         if not match_now:
-            await asyncio.to_thread(self._match, source, outcome.candidates)
+            await asyncio.to_thread(self.processor.match, source, outcome.candidates)
         return outcome
-
-    def _parse_split_match(
-        self, claimed: ClaimedSource, source: SourceConfig, result: FetchResult, match: bool
-    ) -> tuple[ParsedSource, Outcome | None]:
-        """Parse, split and (if ``match``) match; no outcome when child sitemaps must be read."""
-        parsed = self._parse(source, result)
-        if parsed.sitemaps:
-            return parsed, None
-        limit = source.max_items or self.config.settings.max_items
-        outcome = self._split_new(claimed, list(parsed.all_drafts())[:limit], parsed.ttl_seconds)
-        if match:
-            self._match(source, outcome.candidates)
-        return parsed, outcome
-
-    def _parse(self, source: SourceConfig, result: FetchResult) -> ParsedSource:
-        selectors = None
-        if source.selectors is not None:
-            selectors = ListingSelectors(**source.selectors.model_dump())
-        return parse_source(
-            source.type,
-            result.content,
-            base_url=result.url,
-            content_type=result.content_type,
-            max_items=source.max_items or self.config.settings.max_items,
-            selectors=selectors,
-            now=self.clock(),
-            window=self.config.settings.sitemap_window,
-            lazy=True,
-        )
 
     async def _follow_sitemaps(
         self, source: SourceConfig, urls: Sequence[str], visited: set[str], depth: int = 1
@@ -371,7 +293,7 @@ class Poller:
                 child = await self.fetcher.fetch(
                     url, trusted=False, ignore_robots=source.ignore_robots
                 )
-                parsed = await asyncio.to_thread(self._parse, source, child)
+                parsed = await asyncio.to_thread(self.processor.parse, source, child)
             except (FetchError, ParseError) as exc:
                 log.warning("sitemap %s: child %s skipped: %s", source.name, url, exc)
                 failures.append(exc)
@@ -382,27 +304,6 @@ class Poller:
         if failures and not items and len(failures) == len(urls):
             raise failures[0]  # every child failed: the source failed
         return items
-
-    def _split_new(self, claimed: ClaimedSource, drafts: list[Draft], ttl: int | None) -> Outcome:
-        """Separate the items this source sent before (one query) from the new or changed ones."""
-        unique: dict[str, Draft] = {}
-        for draft in drafts:  # the same GUID twice in one document counts once
-            unique.setdefault(item_key(draft.item), draft)
-        with read_only(self.engine) as connection:
-            seen = store.seen_items(connection, claimed.id, list(unique))
-        candidates: list[Candidate] = []
-        unchanged: list[tuple[str, str, int | None]] = []
-        stale = self.clock() - self._seen_refresh
-        for key, draft in unique.items():
-            digest = item_hash(draft)
-            previous = seen.get(key)
-            if previous is None:
-                candidates.append(Candidate(draft, key, digest))
-            elif previous.item_hash != digest:
-                candidates.append(Candidate(draft, key, digest, previous.article_id))
-            elif previous.last_seen_at < stale:
-                unchanged.append((key, digest, previous.article_id))
-        return Outcome(len(drafts), candidates, unchanged, ttl)
 
     async def _fetch_articles(self, candidates: list[Candidate]) -> None:
         """Read the article page of each new item; on failure keep the feed's own text."""
@@ -429,21 +330,6 @@ class Poller:
             )
 
         await asyncio.gather(*(one(c) for c in candidates))
-
-    def _match(self, source: SourceConfig, candidates: list[Candidate]) -> None:
-        """Match the candidates; a pending one is converted to text only if it could match."""
-        topics = self.config.topics_of(source)
-        hopeful = [
-            c for c in candidates if not c.pending or self.matcher.could_match(draft_text(c.draft))
-        ]
-        Candidate.finish(hopeful)
-        for candidate in hopeful:
-            item = candidate.item
-            body = candidate.text or item.content
-            candidate.text = body or item.summary
-            candidate.match = self.matcher.match(
-                title=item.title, summary=item.summary, body=body, topics=topics
-            )
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -512,7 +398,7 @@ class Poller:
             return None
         counts.matched += 1
         item = candidate.item
-        print_fp = fingerprint(item.title, candidate.text)
+        print_fp = candidate.fingerprint or fingerprint(item.title, candidate.text)
         if candidate.previous_article is not None:
             if store.revise_article(
                 connection,
@@ -527,7 +413,7 @@ class Poller:
                 counts.updated += 1
             return candidate.previous_article
         url = item.url or ""
-        canonical = _safe_canonical(url) if url else f"urn:monitor:item:{candidate.key}"
+        canonical = safe_canonical(url) if url else f"urn:monitor:item:{candidate.key}"
         key = url_key(url) if url else candidate.key
         verdict = self._decide(connection, source_id, item, key, print_fp)
         if verdict.kind == "new":

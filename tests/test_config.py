@@ -362,3 +362,13 @@ def test_sizes() -> None:
     assert parse_size(1234) == 1234
     with pytest.raises(ValueError, match="expected a size"):
         parse_size("big")
+
+
+def test_parse_workers_is_auto_or_a_small_count() -> None:
+    assert parse_config("sources: []\n").settings.parse_workers == "auto"
+    assert parse_config("settings: {parse_workers: 0}\nsources: []\n").settings.parse_workers == 0
+    env = {"MONITOR_PARSE_WORKERS": "3"}
+    assert parse_config("sources: []\n", environ=env).settings.parse_workers == 3
+    for bad in ("-1", "17", "many", "1.5"):
+        with pytest.raises(ConfigError, match="parse_workers: expected 'auto' or a number"):
+            parse_config(f"settings: {{parse_workers: {bad}}}\nsources: []\n")

@@ -60,9 +60,11 @@ def init(workdir: Path, env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
 def test_poll_stores_matching_items_once_and_recognises_copies(
-    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer, workers: int
 ) -> None:
+    """Whether documents are parsed in threads or in worker processes, the result is one."""
     feed_a = rss([MSS_REPORT, UNRELATED, seed_republished()])
     tracked = replace(
         MSS_REPORT,
@@ -79,6 +81,7 @@ def test_poll_stores_matching_items_once_and_recognises_copies(
         - {name: outlet-a, url: "SERVER/a.xml"}
         - {name: outlet-b, url: "SERVER/b.xml"}
         """,
+        f"parse_workers: {workers}",
     )
     init(workdir, env)
 
@@ -205,7 +208,7 @@ def test_unchanged_items_are_not_rewritten_until_their_refresh_is_due(
     workdir: Path, env: dict[str, str], hostile_server: HostileServer
 ) -> None:
     """A warm poll writes only what changed; an unchanged item's last_seen_at is refreshed
-    once a day (here, with a 4 s retention, once a second) so that its key is not pruned."""
+    once a day (here, with a 24 s retention, every 6 s) so that its key is not pruned."""
     body = rss([MSS_REPORT, UNRELATED])
     hostile_server.route(
         "/feed.xml",
@@ -215,7 +218,7 @@ def test_unchanged_items_are_not_rewritten_until_their_refresh_is_due(
         workdir,
         hostile_server,
         '- {name: outlet, url: "SERVER/feed.xml", conditional: false}',
-        "retention: {seen_items: 4s}",
+        "retention: {seen_items: 24s}",
     )
     init(workdir, env)
     engine = make_engine(env["MONITOR_DATABASE_URL"])
@@ -232,7 +235,7 @@ def test_unchanged_items_are_not_rewritten_until_their_refresh_is_due(
         code, reports, _ = poll(workdir, env)
         assert code == 0 and reports[0]["items_new"] == 0
         assert last_seen() == first
-        time.sleep(1.2)
+        time.sleep(6.2)
         assert poll(workdir, env)[0] == 0
         assert all(later > earlier for later, earlier in zip(last_seen(), first, strict=True))
     finally:

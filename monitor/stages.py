@@ -1,0 +1,289 @@
+"""The CPU-bound stages of a poll: parse, split off the seen items, match, fingerprint.
+
+A :class:`Processor` runs them for one fetched document; it only reads the database (the
+seen items of the source). The poller runs it in a thread of its own process, or, when the
+machine has a core to spare, in worker processes (:class:`ProcessorPool`): Python runs one
+thread at a time, and these stages are most of a poll's CPU, so a worker process lets a
+second core parse and match while the first fetches and writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from monitor.config import Config, SourceConfig, topic_rules
+from monitor.dedup import Fingerprint, canonical_url, fingerprint
+from monitor.errors import ParseError
+from monitor.items import Draft, FetchResult, Item, MatchResult, ParsedSource
+from monitor.match import Matcher
+from monitor.parse import draft_text, finish, parse_source
+from monitor.parse.listing import ListingSelectors
+from monitor.store import articles as store
+from monitor.store.db import make_engine, read_only
+from monitor.store.sources import ClaimedSource
+
+SEEN_REFRESH = timedelta(days=1)  # see Processor.split_new
+MAX_WORKERS = 4
+
+
+def item_key(item: Item) -> str:
+    """Identity of an item within its source: its GUID, else its canonical URL, else its text."""
+    if item.guid:
+        basis = "guid:" + item.guid
+    elif item.url:
+        basis = "url:" + safe_canonical(item.url)
+    else:
+        basis = "text:" + item.title + "\n" + item.summary
+    return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def item_hash(draft: Draft) -> str:
+    """What changes when the source edits the item: its title, summary and content as the
+    document gave them (the HTML of a feed's item, so that unchanged items need no conversion)."""
+    basis = "\n".join((draft.item.title, *draft.raw))
+    return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def safe_canonical(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
+
+
+@dataclass
+class Candidate:
+    """An item that is new to its source (or changed), on its way through match and dedup.
+
+    While ``draft`` is pending, ``item`` has no summary and content yet: see :meth:`finish`.
+    A matched candidate carries its ``text`` and ``fingerprint``.
+    """
+
+    draft: Draft
+    key: str
+    hash: str
+    previous_article: int | None = None  # set when the source changed an item it sent before
+    text: str = ""
+    match: MatchResult | None = None
+    fingerprint: Fingerprint | None = None
+    item: Item = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.item = self.draft.item
+
+    @property
+    def pending(self) -> bool:
+        return self.draft.pending
+
+    @property
+    def matched(self) -> bool:
+        return self.match is not None and self.match.matched
+
+    @staticmethod
+    def finish(candidates: Sequence[Candidate]) -> None:
+        """Convert the pending candidates' HTML to text, in one batch."""
+        pending = [c for c in candidates if c.pending]
+        for candidate, item in zip(pending, finish([c.draft for c in pending]), strict=True):
+            candidate.draft = Draft(item)
+            candidate.item = item
+
+    def shed(self) -> None:
+        """Drop the text of a candidate that did not match: only its key and hash are stored."""
+        self.draft = Draft(replace(self.item, summary="", content=""))
+        self.item = self.draft.item
+        self.text = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing decided for the items of one poll, before it is written."""
+
+    parsed_items: int
+    candidates: list[Candidate]
+    unchanged: list[tuple[str, str, int | None]]  # seen rows to refresh
+    ttl_seconds: int | None
+
+
+class Processor:
+    """Parse, split, match and fingerprint the documents of the configured sources."""
+
+    def __init__(
+        self, config: Config, engine: Engine, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.matcher = Matcher(topic_rules(config.topics))
+        self._sources = {s.name: s for s in config.sources}  # config.source() is a linear scan
+        # An unchanged item's last_seen_at (what keeps its key from being pruned) is rewritten
+        # once a day at most, not on every poll: a warm poll then writes only the new items.
+        self._seen_refresh = min(SEEN_REFRESH, config.settings.retention.seen_items / 4)
+
+    def source(self, name: str) -> SourceConfig:
+        return self._sources.get(name) or self.config.source(name)
+
+    def limit(self, source: SourceConfig) -> int:
+        return source.max_items or self.config.settings.max_items
+
+    def parse_split_match(
+        self, claimed: ClaimedSource, source: SourceConfig, result: FetchResult, match: bool
+    ) -> tuple[ParsedSource, Outcome | None]:
+        """Parse, split and (if ``match``) match; no outcome when child sitemaps must be read.
+
+        With an outcome, the parsed source comes back without its drafts, and the candidates
+        that did not match without their text: what is returned is what the writer needs.
+        """
+        parsed = self.parse(source, result)
+        if parsed.sitemaps:
+            return parsed, None
+        drafts = list(parsed.all_drafts())[: self.limit(source)]
+        outcome = self.split_new(claimed, drafts, parsed.ttl_seconds)
+        if match:
+            self.match(source, outcome.candidates)
+            for candidate in outcome.candidates:
+                if not candidate.matched:
+                    candidate.shed()
+        return replace(parsed, items=(), drafts=()), outcome
+
+    def parse(self, source: SourceConfig, result: FetchResult) -> ParsedSource:
+        selectors = None
+        if source.selectors is not None:
+            selectors = ListingSelectors(**source.selectors.model_dump())
+        return parse_source(
+            source.type,
+            result.content,
+            base_url=result.url,
+            content_type=result.content_type,
+            max_items=self.limit(source),
+            selectors=selectors,
+            now=self.clock(),
+            window=self.config.settings.sitemap_window,
+            lazy=True,
+        )
+
+    def split_new(self, claimed: ClaimedSource, drafts: list[Draft], ttl: int | None) -> Outcome:
+        """Separate the items this source sent before (one query) from the new or changed ones."""
+        unique: dict[str, Draft] = {}
+        for draft in drafts:  # the same GUID twice in one document counts once
+            unique.setdefault(item_key(draft.item), draft)
+        with read_only(self.engine) as connection:
+            seen = store.seen_items(connection, claimed.id, list(unique))
+        candidates: list[Candidate] = []
+        unchanged: list[tuple[str, str, int | None]] = []
+        stale = self.clock() - self._seen_refresh
+        for key, draft in unique.items():
+            digest = item_hash(draft)
+            previous = seen.get(key)
+            if previous is None:
+                candidates.append(Candidate(draft, key, digest))
+            elif previous.item_hash != digest:
+                candidates.append(Candidate(draft, key, digest, previous.article_id))
+            elif previous.last_seen_at < stale:
+                unchanged.append((key, digest, previous.article_id))
+        return Outcome(len(drafts), candidates, unchanged, ttl)
+
+    def match(self, source: SourceConfig, candidates: list[Candidate]) -> None:
+        """Match the candidates and fingerprint those that matched; a pending candidate is
+        converted to text only if it could match."""
+        topics = self.config.topics_of(source)
+        hopeful = [
+            c for c in candidates if not c.pending or self.matcher.could_match(draft_text(c.draft))
+        ]
+        Candidate.finish(hopeful)
+        for candidate in hopeful:
+            item = candidate.item
+            body = candidate.text or item.content
+            candidate.text = body or item.summary
+            candidate.match = self.matcher.match(
+                title=item.title, summary=item.summary, body=body, topics=topics
+            )
+            if candidate.matched:
+                candidate.fingerprint = fingerprint(item.title, candidate.text)
+
+
+def default_workers() -> int:
+    """Worker processes when the settings say "auto": one per core beyond the first, at most 4."""
+    return max(0, min(MAX_WORKERS, (os.cpu_count() or 1) - 1))
+
+
+# The worker side of ProcessorPool: one Processor per process, built once.
+_WORKER: Processor | None = None
+
+
+def _start_worker(config: Config, database_url: str) -> None:
+    global _WORKER
+    # The parent decides when to stop: Ctrl-C in a terminal or systemd's SIGTERM reach every
+    # process of the group, and the parent then shuts the pool down after its in-flight polls.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _WORKER = Processor(config, make_engine(database_url))
+
+
+def _work(
+    claimed: ClaimedSource, source_name: str, result: FetchResult, match: bool
+) -> tuple[ParsedSource, Outcome | None]:
+    assert _WORKER is not None, "worker not started"
+    return _WORKER.parse_split_match(claimed, _WORKER.source(source_name), result, match)
+
+
+class ProcessorPool:
+    """Processors in worker processes, started on first use (a poll with nothing new to parse
+    starts none). A worker that dies (killed, out of memory) fails the sources it was reading
+    with a ParseError, and the pool is started afresh for the others."""
+
+    def __init__(self, config: Config, engine: Engine, workers: int) -> None:
+        self._initargs = (config, engine.url.render_as_string(hide_password=False))
+        self._workers = workers
+        self._starting: asyncio.Future[ProcessPoolExecutor] | None = None
+
+    def _start(self) -> ProcessPoolExecutor:
+        executor = ProcessPoolExecutor(
+            self._workers,
+            # spawn, not fork: the parent has threads (event loop, writer, connection pools)
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=self._initargs,
+        )
+        executor.submit(int).result()  # the first task starts the processes: wait for them
+        return executor
+
+    async def _executor(self) -> asyncio.Future[ProcessPoolExecutor]:
+        if self._starting is None:
+            # Starting a process (fork, exec, imports) takes a while: not on the event loop.
+            self._starting = asyncio.ensure_future(asyncio.to_thread(self._start))
+        return self._starting
+
+    async def parse_split_match(
+        self, claimed: ClaimedSource, source: SourceConfig, result: FetchResult, match: bool
+    ) -> tuple[ParsedSource, Outcome | None]:
+        starting = await self._executor()
+        try:
+            executor = await asyncio.shield(starting)
+            return await asyncio.get_running_loop().run_in_executor(
+                executor, _work, claimed, source.name, result, match
+            )
+        except BrokenProcessPool:
+            if self._starting is starting:  # the first poll to notice has the pool restarted
+                self._starting = None
+                if starting.done() and not starting.exception():
+                    starting.result().shutdown(wait=False, cancel_futures=True)
+            raise ParseError(
+                "the parsing process stopped while reading this source (killed, or out of"
+                " memory); the next poll tries again"
+            ) from None
+
+    def close(self) -> None:
+        if self._starting is not None and self._starting.done() and not self._starting.exception():
+            self._starting.result().shutdown(wait=True, cancel_futures=True)
+        self._starting = None

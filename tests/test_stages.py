@@ -1,0 +1,127 @@
+"""The CPU-bound stages of a poll (monitor/stages.py), in a thread and in worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Config, parse_config
+from monitor.errors import ParseError
+from monitor.items import FetchResult
+from monitor.stages import Outcome, Processor, ProcessorPool
+from monitor.store.db import make_engine, upgrade
+from monitor.store.sources import ClaimedSource
+from tests.feedgen import MSS_REPORT, UNRELATED, rss
+
+ROOT = Path(__file__).resolve().parent.parent
+FEED_URL = "https://outlet.example/feed.xml"
+
+
+def config() -> Config:
+    topics = (ROOT / "sources.yaml").read_text().split("topics:", 1)[1].split("\nsources:", 1)[0]
+    return parse_config(f"topics:{topics}\nsources:\n  - {{name: outlet, url: '{FEED_URL}'}}\n")
+
+
+def claimed() -> ClaimedSource:
+    return ClaimedSource(
+        id=1,
+        name="outlet",
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        consecutive_failures=0,
+        interval_seconds=900.0,
+    )
+
+
+def document() -> FetchResult:
+    return FetchResult(url=FEED_URL, status=200, content=rss([MSS_REPORT, UNRELATED]))
+
+
+def summary(outcome: Outcome | None) -> list[tuple[object, ...]]:
+    assert outcome is not None
+    return [
+        (
+            c.key,
+            c.hash,
+            c.item.title,
+            c.text,
+            tuple(t.topic for t in c.match.topics) if c.match else None,
+            c.fingerprint,
+        )
+        for c in outcome.candidates
+    ]
+
+
+@pytest.fixture
+def engine_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def test_a_worker_process_gives_what_a_thread_gives(engine_url: str) -> None:
+    cfg = config()
+    engine = make_engine(engine_url)
+    source = cfg.source("outlet")
+    local = Processor(cfg, engine).parse_split_match(claimed(), source, document(), True)
+    pool = ProcessorPool(cfg, engine, workers=1)
+
+    async def remote() -> tuple[object, Outcome | None]:
+        return await pool.parse_split_match(claimed(), source, document(), True)
+
+    try:
+        parsed, outcome = asyncio.run(remote())
+    finally:
+        pool.close()
+        engine.dispose()
+    assert parsed == local[0]
+    assert summary(outcome) == summary(local[1])
+    [matched] = [row for row in summary(outcome) if row[4]]
+    assert matched[2] == MSS_REPORT.title and matched[5] is not None
+    [other] = [row for row in summary(outcome) if not row[4]]
+    assert other[3] == "" and other[5] is None  # what did not match comes back without text
+
+
+def test_a_killed_worker_fails_its_source_and_the_pool_starts_again(engine_url: str) -> None:
+    cfg = config()
+    engine = make_engine(engine_url)
+    source = cfg.source("outlet")
+    pool = ProcessorPool(cfg, engine, workers=1)
+
+    def workers() -> list[int]:
+        assert pool._starting is not None
+        return list(pool._starting.result()._processes)  # type: ignore[attr-defined]
+
+    async def scenario() -> tuple[int, int]:
+        await pool.parse_split_match(claimed(), source, document(), True)
+        [first] = workers()
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # wait until the pool has seen its worker die
+            try:
+                await pool.parse_split_match(claimed(), source, document(), True)
+            except ParseError as exc:
+                assert "parsing process stopped" in str(exc)
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the dead worker went unnoticed")
+        _, outcome = await pool.parse_split_match(claimed(), source, document(), True)
+        assert outcome is not None and len(outcome.candidates) == 2
+        [second] = workers()
+        return first, second
+
+    try:
+        first, second = asyncio.run(scenario())
+    finally:
+        pool.close()
+        engine.dispose()
+    assert first != second
