@@ -14,6 +14,8 @@ import hashlib
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +37,7 @@ from monitor.store.sources import ClaimedSource
 
 SEEN_REFRESH = timedelta(days=1)  # see Processor.split_new
 MAX_WORKERS = 4
+PARENT_CHECK_SECONDS = 0.5
 
 
 def item_key(item: Item) -> str:
@@ -227,7 +230,16 @@ def _start_worker(config: Config, database_url: str) -> None:
     # process of the group, and the parent then shuts the pool down after its in-flight polls.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _WORKER = Processor(config, make_engine(database_url))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker outlives a parent that was killed (it holds its own task pipe open, so it never
+    reads the end of it): leave as soon as the parent is gone."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _work(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -125,3 +127,48 @@ def test_a_killed_worker_fails_its_source_and_the_pool_starts_again(engine_url: 
         pool.close()
         engine.dispose()
     assert first != second
+
+
+PARENT_SCRIPT = """
+import asyncio, sys, time
+from tests.test_stages import claimed, config, document
+from monitor.stages import ProcessorPool
+from monitor.store.db import make_engine
+
+cfg = config()
+pool = ProcessorPool(cfg, make_engine(sys.argv[1]), workers=1)
+
+async def main():
+    await pool.parse_split_match(claimed(), cfg.source("outlet"), document(), True)
+    print(*pool._starting.result()._processes, flush=True)
+    time.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_workers_leave_when_their_parent_is_killed(engine_url: str) -> None:
+    """A SIGKILLed poll (the OOM killer, kill -9) must not leave its worker processes behind."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_SCRIPT, engine_url],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        [worker] = [int(pid) for pid in parent.stdout.readline().split()]
+        os.kill(worker, 0)  # alive
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the worker outlived its killed parent")
+    finally:
+        parent.kill()
