@@ -350,6 +350,7 @@ class Poller:
                 with self.engine.begin() as connection:
                     now = self.clock()
                     seen_rows = list(outcome.unchanged)
+                    seen_rows += [(key, digest, None) for key, digest in outcome.unmatched]
                     created: list[int] = []
                     for candidate in outcome.candidates:
                         article_id = self._record(
@@ -358,7 +359,7 @@ class Poller:
                         seen_rows.append((candidate.key, candidate.hash, article_id))
                     store.remember_items(connection, claimed.id, seen_rows, now)
                     report.items_seen = outcome.parsed_items
-                    report.items_new = len(outcome.candidates)
+                    report.items_new = outcome.items_new
                     report.matched = counts.matched
                     report.articles_new = counts.articles_new
                     report.copies = counts.copies

@@ -101,12 +101,6 @@ class Candidate:
             candidate.draft = Draft(item)
             candidate.item = item
 
-    def shed(self) -> None:
-        """Drop the text of a candidate that did not match: only its key and hash are stored."""
-        self.draft = Draft(replace(self.item, summary="", content=""))
-        self.item = self.draft.item
-        self.text = ""
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -116,6 +110,12 @@ class Outcome:
     candidates: list[Candidate]
     unchanged: list[tuple[str, str, int | None]]  # seen rows to refresh
     ttl_seconds: int | None
+    # new or changed items known not to match, as (key, hash): only remembered as seen
+    unmatched: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def items_new(self) -> int:
+        return len(self.candidates) + len(self.unmatched)
 
 
 class Processor:
@@ -144,8 +144,10 @@ class Processor:
     ) -> tuple[ParsedSource, Outcome | None]:
         """Parse, split and (if ``match``) match; no outcome when child sitemaps must be read.
 
-        With an outcome, the parsed source comes back without its drafts, and the candidates
-        that did not match without their text: what is returned is what the writer needs.
+        With an outcome, the parsed source comes back without its drafts, and the items that
+        did not match as their key and hash: what is returned is what the writer needs (and,
+        from a worker process, cheap to send: 50,000 candidate objects cost the receiving
+        process a second to unpickle).
         """
         parsed = self.parse(source, result)
         if parsed.sitemaps:
@@ -154,9 +156,11 @@ class Processor:
         outcome = self.split_new(claimed, drafts, parsed.ttl_seconds)
         if match:
             self.match(source, outcome.candidates)
-            for candidate in outcome.candidates:
-                if not candidate.matched:
-                    candidate.shed()
+            outcome = replace(
+                outcome,
+                candidates=[c for c in outcome.candidates if c.matched],
+                unmatched=[(c.key, c.hash) for c in outcome.candidates if not c.matched],
+            )
         return replace(parsed, items=(), drafts=()), outcome
 
     def parse(self, source: SourceConfig, result: FetchResult) -> ParsedSource:

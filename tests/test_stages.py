@@ -47,7 +47,7 @@ def document() -> FetchResult:
 
 def summary(outcome: Outcome | None) -> list[tuple[object, ...]]:
     assert outcome is not None
-    return [
+    return sorted(outcome.unmatched) + [
         (
             c.key,
             c.hash,
@@ -86,10 +86,10 @@ def test_a_worker_process_gives_what_a_thread_gives(engine_url: str) -> None:
         engine.dispose()
     assert parsed == local[0]
     assert summary(outcome) == summary(local[1])
-    [matched] = [row for row in summary(outcome) if row[4]]
-    assert matched[2] == MSS_REPORT.title and matched[5] is not None
-    [other] = [row for row in summary(outcome) if not row[4]]
-    assert other[3] == "" and other[5] is None  # what did not match comes back without text
+    assert outcome is not None and outcome.items_new == 2
+    [matched] = outcome.candidates
+    assert matched.item.title == MSS_REPORT.title and matched.fingerprint is not None
+    assert len(outcome.unmatched) == 1  # what did not match comes back as key and hash
 
 
 def test_a_killed_worker_fails_its_source_and_the_pool_starts_again(engine_url: str) -> None:
@@ -117,7 +117,7 @@ def test_a_killed_worker_fails_its_source_and_the_pool_starts_again(engine_url: 
         else:
             raise AssertionError("the dead worker went unnoticed")
         _, outcome = await pool.parse_split_match(claimed(), source, document(), True)
-        assert outcome is not None and len(outcome.candidates) == 2
+        assert outcome is not None and outcome.items_new == 2
         [second] = workers()
         return first, second
 
