@@ -361,3 +361,11 @@ def test_relative_link_resolves_to_absolute_url_on_the_base_host(base: str, link
 def test_resolve_url_never_raises_and_returns_http_urls_only(link: str, base: str | None) -> None:
     resolved = resolve_url(link, base)
     assert resolved is None or urlsplit(resolved).scheme in ("http", "https")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0xA0) | st.sampled_from("é\ufeff\ufffe")))
+def test_strip_controls_takes_out_exactly_the_bad_characters(text: str) -> None:
+    """The ASCII fast path and the general one agree with the definition, character by character."""
+    from monitor.parse.encoding import _BAD_CHARS, _fix_char
+
+    assert strip_controls(text) == _BAD_CHARS.sub(_fix_char, text)
