@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_CHECKPOINT_PAGES = 10_000  # of 4 KB
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 READ_ONLY = "monitor_read_only"  # execution option: see read_only()
 
 
@@ -70,6 +72,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # A poll's transaction dirties pages all over the indexes (band hashes, item keys are
+    # random). Checkpointing the WAL every 40 MB instead of every 4 MB (the default) writes
+    # a page rewritten by many polls back to the database once: a cold poll of 1,000 feeds
+    # 8.3 s -> 7.3 s. The file is cut back to 64 MB after a checkpoint.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
 
 
