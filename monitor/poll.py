@@ -46,7 +46,6 @@ from monitor.items import (
     Verdict,
 )
 from monitor.logs import redact
-from monitor.parse import extract_article
 from monitor.schedule import (
     Cadence,
     adaptive_interval,
@@ -307,6 +306,8 @@ class Poller:
 
     async def _fetch_articles(self, candidates: list[Candidate]) -> None:
         """Read the article page of each new item; on failure keep the feed's own text."""
+
+        from monitor.parse import extract_article
 
         async def one(candidate: Candidate) -> None:
             url = candidate.item.url

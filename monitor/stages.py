@@ -21,6 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -28,12 +30,15 @@ from monitor.config import Config, SourceConfig, topic_rules
 from monitor.dedup import Fingerprint, canonical_url, fingerprint
 from monitor.errors import ParseError
 from monitor.items import Draft, FetchResult, Item, MatchResult, ParsedSource
-from monitor.match import Matcher
-from monitor.parse import draft_text, finish, parse_source
-from monitor.parse.listing import ListingSelectors
 from monitor.store import articles as store
 from monitor.store.db import make_engine, read_only
 from monitor.store.sources import ClaimedSource
+
+if TYPE_CHECKING:
+    from monitor.match import Matcher
+
+# The parsers and the matcher are imported where they are used: a process that parses in
+# worker processes, or has nothing to parse (every feed unchanged), never loads them.
 
 SEEN_REFRESH = timedelta(days=1)  # see Processor.split_new
 MAX_WORKERS = 4
@@ -96,6 +101,8 @@ class Candidate:
     @staticmethod
     def finish(candidates: Sequence[Candidate]) -> None:
         """Convert the pending candidates' HTML to text, in one batch."""
+        from monitor.parse import finish
+
         pending = [c for c in candidates if c.pending]
         for candidate, item in zip(pending, finish([c.draft for c in pending]), strict=True):
             candidate.draft = Draft(item)
@@ -127,11 +134,16 @@ class Processor:
         self.config = config
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.matcher = Matcher(topic_rules(config.topics))
         self._sources = {s.name: s for s in config.sources}  # config.source() is a linear scan
         # An unchanged item's last_seen_at (what keeps its key from being pruned) is rewritten
         # once a day at most, not on every poll: a warm poll then writes only the new items.
         self._seen_refresh = min(SEEN_REFRESH, config.settings.retention.seen_items / 4)
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        from monitor.match import Matcher
+
+        return Matcher(topic_rules(self.config.topics))
 
     def source(self, name: str) -> SourceConfig:
         return self._sources.get(name) or self.config.source(name)
@@ -164,6 +176,9 @@ class Processor:
         return replace(parsed, items=(), drafts=()), outcome
 
     def parse(self, source: SourceConfig, result: FetchResult) -> ParsedSource:
+        from monitor.parse import parse_source
+        from monitor.parse.listing import ListingSelectors
+
         selectors = None
         if source.selectors is not None:
             selectors = ListingSelectors(**source.selectors.model_dump())
@@ -203,6 +218,8 @@ class Processor:
     def match(self, source: SourceConfig, candidates: list[Candidate]) -> None:
         """Match the candidates and fingerprint those that matched; a pending candidate is
         converted to text only if it could match."""
+        from monitor.parse import draft_text
+
         topics = self.config.topics_of(source)
         hopeful = [
             c for c in candidates if not c.pending or self.matcher.could_match(draft_text(c.draft))

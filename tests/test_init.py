@@ -150,3 +150,12 @@ def test_a_read_only_storage_folder_gives_a_clear_error(workdir: Path) -> None:
     assert result.returncode == 3
     assert "error: database: cannot create the database folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_head_revision_is_the_newest_migration() -> None:
+    """store.db knows the newest revision without alembic: it must be the scripts' head."""
+    from alembic.script import ScriptDirectory
+
+    from monitor.store.db import MIGRATIONS
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
