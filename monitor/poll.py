@@ -528,6 +528,10 @@ class Poller:
             values.update(etag=result.etag, last_modified=result.last_modified, body_hash=body_hash)
         if report.items_new:
             values["last_new_at"] = now
+        if outcome.digests is not None:
+            values["item_digests"] = outcome.digests or None
+            if outcome.parsed_whole:
+                values["item_digests_at"] = now
         cadence = self._cadence(source, claimed)
         if source.interval == "auto":
             week_new = connection.scalar(

@@ -18,7 +18,7 @@ from monitor.errors import ParseError
 from monitor.items import Item, ParsedSource
 from monitor.parse import feeds, parse_source
 from monitor.parse.encoding import CONTENT_MAX, SUMMARY_MAX, TITLE_MAX
-from monitor.parse.feeds import draft_text, finish, parse_feed
+from monitor.parse.feeds import cut_items, draft_text, finish, parse_feed, parse_feed_changes
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 BASE = "https://base.example.org/feeds/feed.xml"
@@ -696,3 +696,83 @@ def test_could_match_on_a_draft_never_misses_what_the_text_matches(body: str) ->
         assert matched == (body in HIDDEN_MATCHES), (field, item)
         if matched:
             assert matcher.could_match(draft_text(draft)), field
+
+
+# --- reading only what changed ---------------------------------------------------------------
+
+
+def _items(n: int, start: int = 0) -> str:
+    return "".join(
+        f"<item><guid>g{i}</guid><title>Story {i}</title>"
+        f"<description><![CDATA[<p>Text of story {i}.</p>]]></description></item>\n"
+        for i in range(start, start + n)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FEEDS.iterdir() if p.is_file()))
+def test_a_cut_feed_is_the_feed(name: str) -> None:
+    """Cutting never loses or invents text: head + items + gaps + tail is the document."""
+    from monitor.parse.encoding import decode
+
+    text = decode((FEEDS / name).read_bytes(), None)[0]
+    cut = cut_items(text)
+    if cut is None:
+        return
+    head, chunks, tail = cut
+    assert text.startswith(head) and text.endswith(tail)
+    assert all(
+        c.lstrip("<").split(">")[0].split()[0].split(":")[-1] in ("item", "entry") for c in chunks
+    )
+    rebuilt = text[len(head) : len(text) - len(tail)]
+    for chunk in chunks:
+        assert rebuilt.lstrip().startswith(chunk)
+        rebuilt = rebuilt.lstrip()[len(chunk) :]
+    assert not rebuilt.strip()
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        "<item><title>a</title></item><item/>",  # self-closing: not cut
+        "<item><title>a</title><item>nested</item></item>",
+        "<item><title>a</title></item><!-- a comment --><item><title>b</title></item>",
+        "<item><description><![CDATA[ </item> ]]></description></item>",
+        "<item><title>a</title></item><entry><title>b</title></entry>",
+    ],
+)
+def test_documents_in_doubt_are_not_cut(items: str) -> None:
+    assert cut_items(_rss(items).decode()) is None
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FEEDS.iterdir() if p.is_file()))
+def test_parsing_only_the_new_items_gives_the_items_of_a_whole_parse(name: str) -> None:
+    content = (FEEDS / name).read_bytes()
+    try:
+        whole = parse_feed(content, base_url=BASE)
+    except ParseError:
+        return
+    nothing_known = parse_feed_changes(content, base_url=BASE, known=set())
+    if nothing_known is None:
+        return  # not cut: parsed whole, as always
+    parsed, digests = nothing_known
+    assert finish(parsed.drafts) == whole.items
+    assert replace(parsed, drafts=(), items=whole.items) == whole
+    all_known = parse_feed_changes(content, base_url=BASE, known=set(digests))
+    if all_known is not None:  # None: the head alone does not parse (a DTD), read it whole
+        assert all_known[0].drafts == () and all_known[1] == digests
+        assert replace(all_known[0], items=whole.items) == whole
+
+
+def test_after_new_items_arrive_only_they_are_parsed() -> None:
+    before = _rss(_items(50))
+    after = _rss(_items(2, start=50) + _items(48))
+    known = parse_feed_changes(before, base_url=BASE, known=set())
+    assert known is not None
+    changes = parse_feed_changes(after, base_url=BASE, known=set(known[1]))
+    assert changes is not None
+    parsed, digests = changes
+    assert [d.item.guid for d in parsed.drafts] == ["g50", "g51"]
+    assert len(digests) == 50 and parsed.title == "t"
+    edited = _rss(_items(49) + _items(1, start=49).replace("Story 49", "Story 49, corrected"))
+    [draft] = parse_feed_changes(edited, base_url=BASE, known=set(known[1]))[0].drafts  # type: ignore[index]
+    assert draft.item.title == "Story 49, corrected"

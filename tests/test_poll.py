@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.store.db import make_engine
-from monitor.store.schema import Article, ArticleRevision, Poll, SeenItem, Sighting
+from monitor.store.schema import Article, ArticleRevision, Poll, SeenItem, Sighting, Source
 from tests.conftest import run_monitor
 from tests.feedgen import MSS_REPORT, UNRELATED, Entry, article_page, rss, seed_republished
 from tests.hostile_server import HostileServer, conditional, respond, status
@@ -238,6 +238,57 @@ def test_unchanged_items_are_not_rewritten_until_their_refresh_is_due(
         time.sleep(6.2)
         assert poll(workdir, env)[0] == 0
         assert all(later > earlier for later, earlier in zip(last_seen(), first, strict=True))
+    finally:
+        engine.dispose()
+
+
+def test_a_changed_feed_is_read_item_by_item_as_the_whole_would_be(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    """After a whole parse the poll keeps digests of the items; the next poll of a changed feed
+    parses only the new items, and an edit of an old item sends it back to a whole parse."""
+    bicycle = replace(UNRELATED, guid="u-2", link=UNRELATED.link + "-2", title="Bicycle lanes open")
+    corrected = replace(MSS_REPORT, title=MSS_REPORT.title + " (corrected)")
+    versions = iter(
+        [
+            rss([MSS_REPORT, UNRELATED]),
+            rss([bicycle, MSS_REPORT, UNRELATED]),
+            rss([bicycle, corrected, UNRELATED]),
+        ]
+    )
+    current = {"body": next(versions)}
+    hostile_server.route(
+        "/feed.xml",
+        lambda request, conn: conn.send(
+            200, current["body"], [("Content-Type", "application/rss+xml")]
+        ),
+    )
+    write_config(workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml"}')
+    init(workdir, env)
+    engine = make_engine(env["MONITOR_DATABASE_URL"])
+
+    def digests() -> tuple[bytes | None, object]:
+        with engine.connect() as connection:
+            row = connection.execute(select(Source.item_digests, Source.item_digests_at)).one()
+            return row[0], row[1]
+
+    try:
+        code, [first], _ = poll(workdir, env)
+        assert code == 0 and (first["items_seen"], first["items_new"]) == (2, 2)
+        blob, taken = digests()
+        assert blob is not None and len(blob) == 16 and taken is not None
+        current["body"] = next(versions)
+        code, [second], _ = poll(workdir, env)
+        assert code == 0
+        assert (second["items_seen"], second["items_new"], second["matched"]) == (3, 1, 0)
+        blob2, taken2 = digests()
+        assert blob2 is not None and len(blob2) == 24 and blob[:16] in blob2
+        assert taken2 == taken  # parsed item by item: the whole-parse time stays
+        current["body"] = next(versions)
+        code, [third], _ = poll(workdir, env)
+        assert code == 0 and (third["items_new"], third["updated"]) == (1, 1)
+        blob3, taken3 = digests()
+        assert blob3 is not None and len(blob3) == 24 and taken3 is not None and taken3 > taken
     finally:
         engine.dispose()
 

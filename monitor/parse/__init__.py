@@ -14,7 +14,13 @@ from monitor.items import Draft, ParsedSource
 from monitor.parse.article import extract_article
 from monitor.parse.dates import parse_date
 from monitor.parse.encoding import clean_text, decode, detect_encoding, html_to_text, resolve_url
-from monitor.parse.feeds import draft_text, finish, parse_feed
+from monitor.parse.feeds import (
+    draft_text,
+    feed_item_digests,
+    finish,
+    parse_feed,
+    parse_feed_changes,
+)
 from monitor.parse.listing import ListingSelectors, parse_listing
 from monitor.parse.sitemap import parse_sitemap
 
@@ -29,10 +35,12 @@ __all__ = [
     "detect_encoding",
     "draft_text",
     "extract_article",
+    "feed_item_digests",
     "finish",
     "html_to_text",
     "parse_date",
     "parse_feed",
+    "parse_feed_changes",
     "parse_listing",
     "parse_sitemap",
     "parse_source",

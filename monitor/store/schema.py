@@ -93,6 +93,9 @@ class Source(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     body_hash: Mapped[str | None] = mapped_column(String(64))  # skip an unchanged body cheaply
+    # 8-byte digests of the feed's items as last read, and when the whole feed was last parsed
+    item_digests: Mapped[bytes | None] = mapped_column(LargeBinary)
+    item_digests_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     permanent_redirect: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

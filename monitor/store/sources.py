@@ -114,6 +114,8 @@ class ClaimedSource:
     body_hash: str | None
     consecutive_failures: int
     interval_seconds: float
+    item_digests: bytes | None = None  # see Source.item_digests
+    item_digests_at: datetime | None = None
 
 
 _CLAIM_COLUMNS = (
@@ -124,6 +126,8 @@ _CLAIM_COLUMNS = (
     Source.body_hash,
     Source.consecutive_failures,
     Source.interval_seconds,
+    Source.item_digests,
+    Source.item_digests_at,
 )
 
 
