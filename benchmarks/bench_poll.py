@@ -19,7 +19,9 @@ only) is started, then, in this order and against the same farm:
   under ``benchmarks/.venv-reader``: ``update_feeds`` cold, warm and no-op in one process, timed
   inside the process (so its interpreter start-up is *not* counted, unlike the monitor's).
 
-Wall time, CPU time (user+sys of the child, from ``os.wait4``), items/s and peak RSS are
+Wall time, CPU time (user+sys of the child and the children it waited for, from ``os.wait4``),
+items/s and peak RSS (of the largest process, and of the monitor with its parse workers
+together, sampled every 50 ms) are
 printed as a table with the ratios, and appended as JSON lines to
 ``benchmarks/results/poll-<time>.jsonl`` (git-ignored). Each monitor cycle is checked: every
 source polled without error, every item read, and the matched items equal to the farm's
@@ -79,11 +81,34 @@ class Child:
     cpu_s: float
     user_s: float
     sys_s: float
-    rss_mb: float
+    rss_mb: float  # the largest process (wait4's ru_maxrss)
     rc: int
     stdout: str
     stderr: str
     timed_out: bool = False
+    tree_rss_mb: float | None = None  # the process and its children together (sampled peak)
+
+
+RSS_SAMPLE_S = 0.05
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+
+
+def tree_rss_kb(pid: int) -> int | None:
+    """Resident memory of ``pid`` and all its descendants (Linux /proc); None elsewhere."""
+    if not os.path.isdir(f"/proc/{pid}/task"):
+        return None
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/statm") as fh:
+                total += int(fh.read().split()[1]) * _PAGE_KB
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    stack += [int(child) for child in fh.read().split()]
+        except (OSError, ValueError, IndexError):  # the process ended meanwhile
+            continue
+    return total
 
 
 def run_child(
@@ -105,10 +130,23 @@ def run_child(
 
         timer = threading.Timer(timeout, kill)
         timer.start()
+        done = threading.Event()
+        tree_peak: list[int] = []
+
+        def sample() -> None:  # the peak of the whole process tree (parse workers included)
+            while not done.wait(RSS_SAMPLE_S):
+                kb = tree_rss_kb(proc.pid)
+                if kb is not None:
+                    tree_peak.append(max(kb, tree_peak.pop() if tree_peak else 0))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            done.set()
+            sampler.join()
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -123,6 +161,7 @@ def run_child(
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace")[-4000:],
             timed_out=killed.is_set(),
+            tree_rss_mb=tree_peak[0] / 1024 if tree_peak else None,
         )
 
 
@@ -406,6 +445,7 @@ def run_monitor(
                 extra={
                     "user_s": child.user_s,
                     "sys_s": child.sys_s,
+                    "tree_rss_mb": child.tree_rss_mb,
                     "items_seen": seen,
                     "items_new": sum(r["items_new"] for r in reports),
                     "matched": sum(r["matched"] for r in reports),
@@ -550,8 +590,11 @@ def print_table(cycles: list[Cycle], grid: list[tuple[int, float]], repeat: int)
     """The results: one table of times (medians of ``repeat``), one of ratios."""
     phases = ("cold", "warm", "noop")
     print(f"\n### one polling cycle (median of {repeat}; wall s / CPU s; RSS MB)\n")
-    print("| N | lat ms | tool | cold | warm | no-op | peak RSS | items/s cold | items/s warm |")
-    print("|" + "---|" * 9)
+    print(
+        "| N | lat ms | tool | cold | warm | no-op | peak RSS | all processes |"
+        " items/s cold | items/s warm |"
+    )
+    print("|" + "---|" * 10)
     for n, lat in grid:
         for tool in ("monitor", "floor", "reader"):
             found = [pick(cycles, tool, phase, n, lat) for phase in phases]
@@ -559,14 +602,16 @@ def print_table(cycles: list[Cycle], grid: list[tuple[int, float]], repeat: int)
                 continue
             cold, warm, noop = found
             rss = max((c.rss_mb or 0.0) for c in found if c is not None)
+            trees = [c.extra.get("tree_rss_mb") for c in found if c is not None]
+            tree = max((t for t in trees if t is not None), default=None)
             rate = [_fmt(c.items_per_s if c else None, 0) for c in (cold, warm)]
             print(
                 f"| {n} | {lat:g} | {tool} | {_both(cold)} | {_both(warm)} | {_both(noop)} |"
-                f" {rss:.0f} | {rate[0]} | {rate[1]} |"
+                f" {rss:.0f} | {_fmt(tree, 0)} | {rate[0]} | {rate[1]} |"
             )
             if tool == "floor":
                 fetch = [_fmt(c.extra["fetch_s"] if c else None) for c in found]
-                print(f"| {n} | {lat:g} | floor, fetch only | {' | '.join(fetch)} | | | |")
+                print(f"| {n} | {lat:g} | floor, fetch only | {' | '.join(fetch)} | | | | |")
     print(f"\n### ratios of wall times (median of {repeat})\n")
     print(
         "| N | lat ms | monitor/reader cold | warm | no-op | monitor/floor cold | warm | no-op |"
@@ -594,19 +639,21 @@ def print_scale(cycles: list[Cycle], ns: list[int]) -> None:
     print("\n### scale curve (latency 0; wall s / CPU s; ms and KB per feed)\n")
     print(
         "| N | cold wall / CPU | ms per feed | warm wall / CPU | ms per feed | no-op wall |"
-        " peak RSS MB | floor cold | floor no-op |"
+        " peak RSS MB | all processes MB | floor cold | floor no-op |"
     )
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for n in ns:
         mc, mw, mn = (pick(cycles, "monitor", p, n, 0.0) for p in ("cold", "warm", "noop"))
         fc, fn = pick(cycles, "floor", "cold", n, 0.0), pick(cycles, "floor", "noop", n, 0.0)
         rss = max((c.rss_mb or 0.0) for c in (mc, mw, mn) if c is not None) if mc else None
+        trees = [c.extra.get("tree_rss_mb") for c in (mc, mw, mn) if c is not None]
+        tree = max((t for t in trees if t is not None), default=None)
         print(
             f"| {n} | {_fmt(mc.wall_s if mc else None)} / {_fmt(mc.cpu_s if mc else None)} |"
             f" {_fmt(mc.wall_s / n * 1000 if mc else None)} |"
             f" {_fmt(mw.wall_s if mw else None)} / {_fmt(mw.cpu_s if mw else None)} |"
             f" {_fmt(mw.wall_s / n * 1000 if mw else None)} |"
-            f" {_fmt(mn.wall_s if mn else None)} | {_fmt(rss, 0)} |"
+            f" {_fmt(mn.wall_s if mn else None)} | {_fmt(rss, 0)} | {_fmt(tree, 0)} |"
             f" {_fmt(fc.wall_s if fc else None)} | {_fmt(fn.wall_s if fn else None)} |"
         )
 
