@@ -19,9 +19,11 @@ from monitor.match import (
     Matcher,
     TopicRule,
     clean,
+    decode,
     expand_term,
     fold,
     rules_from_mapping,
+    skeleton,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -142,6 +144,25 @@ def test_backends_agree_on_the_whole_corpus() -> None:
     for item in corpus():
         fields = {k: item.get(k, "") for k in ("title", "summary", "body")}
         assert matcher("aho").match(**fields) == matcher("regex").match(**fields), item["id"]
+
+
+def test_prefilter_scanners_find_the_same_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prefilter scans with ahocorasick_rs, else pyahocorasick, else a regex: same words."""
+    import monitor.match as match_module
+
+    fast = matcher("aho")._prefilter
+    assert fast._rs is not None, "ahocorasick_rs is a dependency"
+    monkeypatch.setattr(match_module, "ahocorasick_rs", None)
+    slow = Matcher(shipped_rules(), backend="aho")._prefilter
+    regex = Matcher(shipped_rules(), backend="regex")._prefilter
+    assert slow._rs is None and slow._auto is not None
+    texts = [
+        skeleton(decode("\n".join(item.get(k, "") for k in ("title", "summary", "body"))))
+        for item in corpus()
+    ]
+    texts.append("multinationalhaitianskenyans mss")  # overlapping and nested anchors
+    for text in texts:
+        assert fast._words_in(text) == slow._words_in(text) == regex._words_in(text), text[:80]
 
 
 def test_deep_body_mentions_are_found() -> None:
