@@ -11,23 +11,22 @@ never stalls the event loop and the other sources' fetches. A feed is parsed laz
 stay drafts (HTML as sent) through the seen-items split, which compares them as sent, and only
 the new items that could match (a cheap test on the raw text) are converted to text and matched.
 
-On SQLite, which takes one writer at a time, every write runs in one dedicated thread. Writers
-in several threads only queue on its lock, and its busy handler is not fair: under load a
-waiting writer can lose the lock again and again until the busy timeout ends it with "database
-is locked" (57 of 1,000 sources of one cold poll on a loaded 2-core machine). One writer never
-waits, and SQLite's own work (done without the GIL) still overlaps parsing in the other threads.
+On SQLite every write runs in one dedicated thread, which commits the writes waiting for it
+together (see GroupWriter).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,6 +95,98 @@ def fetch_policy(config: Config) -> FetchPolicy:
     )
 
 
+GROUP_MAX = 64  # writes committed together at most
+
+
+@dataclass
+class _Write:
+    within: Callable[[Connection], Any]
+    alone: Callable[[], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+
+    def settle(self, error: BaseException | None = None) -> None:
+        def apply() -> None:
+            if self.future.done():  # the poll was cancelled meanwhile
+                return
+            if error is None:
+                self.future.set_result(None)
+            else:
+                self.future.set_exception(error)
+
+        self.loop.call_soon_threadsafe(apply)
+
+
+class GroupWriter:
+    """SQLite's one writer: a thread that commits the writes waiting for it together.
+
+    SQLite takes one writer at a time, and writers in several threads only queue on its lock,
+    whose busy handler is not fair: under load a waiting writer can lose the lock again and
+    again until the busy timeout ends it with "database is locked" (57 of 1,000 sources of one
+    cold poll on a loaded 2-core machine). One writer never waits, and SQLite's own work (done
+    without the GIL) still overlaps parsing. Polls finish faster than SQLite commits them one
+    by one (a commit writes out every page its transaction dirtied), so the thread takes every
+    write already queued, up to GROUP_MAX, into one transaction. If any of them fails, that
+    transaction is rolled back and each write runs again alone, with its own retries: one bad
+    write never takes the others along, and a poll's writes stay all or nothing.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="monitor-db-writer", daemon=True)
+        self._thread.start()
+
+    async def write(self, within: Callable[[Connection], Any], alone: Callable[[], Any]) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Write(within, alone, loop, future))
+        await future
+
+    def close(self) -> None:
+        """Stop after the writes already queued."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < GROUP_MAX:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                group.append(more)
+            self._commit(group)
+
+    def _commit(self, group: list[_Write]) -> None:
+        if len(group) > 1:
+            try:
+                with self.engine.begin() as connection:
+                    for write in group:
+                        write.within(connection)
+            except Exception:
+                log.debug("a grouped write failed: running the %d writes one by one", len(group))
+            else:
+                for write in group:
+                    write.settle()
+                return
+        for write in group:
+            try:
+                write.alone()
+            except BaseException as exc:  # handed to the poll that waits for it
+                write.settle(exc)
+            else:
+                write.settle()
+
+
 class Poller:
     """Polls sources with one shared fetcher, matcher and database."""
 
@@ -141,24 +232,24 @@ class Poller:
             if workers > 0 and clock is None and not in_memory
             else None
         )
-        self._writer = (
-            ThreadPoolExecutor(1, thread_name_prefix="monitor-db-writer")
-            if engine.dialect.name == "sqlite"
-            else None
-        )
+        self._writer = GroupWriter(engine) if engine.dialect.name == "sqlite" else None
 
     def close(self) -> None:
         """Stop the worker processes, and the writer thread after the writes already queued."""
         if self._pool is not None:
             self._pool.close()
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._writer.close()
 
-    async def _write_call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run a database write off the event loop: in the writer thread on SQLite."""
+    async def _write_call(
+        self, within: Callable[[Connection], Any], alone: Callable[[], Any]
+    ) -> None:
+        """Run a database write off the event loop: on SQLite in the writer thread, which may
+        commit it with others (``within`` a shared transaction); otherwise ``alone``."""
         if self._writer is None:
-            return await asyncio.to_thread(function, *args)
-        return await asyncio.get_running_loop().run_in_executor(self._writer, function, *args)
+            await asyncio.to_thread(alone)
+        else:
+            await self._writer.write(within, alone)
 
     # --- the pipeline -------------------------------------------------------------------------
 
@@ -188,8 +279,9 @@ class Poller:
             else:
                 outcome = await self._process(claimed, source, result)
             report.seconds = time.perf_counter() - started
+            args = (claimed, source, result, body_hash, outcome, report, started_at)
             await self._write_call(
-                self._write, claimed, source, result, body_hash, outcome, report, started_at
+                functools.partial(self._write_within, *args), functools.partial(self._write, *args)
             )
         except (FetchError, ParseError) as exc:
             report.status = "error"
@@ -197,8 +289,10 @@ class Poller:
             report.http_status = getattr(exc, "status", None) or report.http_status
             report.seconds = time.perf_counter() - started
             retry_after = getattr(exc, "retry_after", None)
+            args = (claimed, source, report, started_at, retry_after)
             await self._write_call(
-                self._write_failure, claimed, source, report, started_at, retry_after
+                functools.partial(self._write_failure_within, *args),
+                functools.partial(self._write_failure, *args),
             )
         except (OperationalError, DBAPIError) as exc:
             report.status = "error"
@@ -346,35 +440,10 @@ class Poller:
     ) -> None:
         """Store the poll's articles, sightings, seen items and source state in one transaction."""
         for attempt in range(DB_RETRIES):
-            counts = PollReport(source=report.source)
             try:
                 with self.engine.begin() as connection:
-                    now = self.clock()
-                    seen_rows = list(outcome.unchanged)
-                    seen_rows += [(key, digest, None) for key, digest in outcome.unmatched]
-                    created: list[int] = []
-                    for candidate in outcome.candidates:
-                        article_id = self._record(
-                            connection, claimed.id, source, candidate, now, counts, created
-                        )
-                        seen_rows.append((candidate.key, candidate.hash, article_id))
-                    store.remember_items(connection, claimed.id, seen_rows, now)
-                    report.items_seen = outcome.parsed_items
-                    report.items_new = outcome.items_new
-                    report.matched = counts.matched
-                    report.articles_new = counts.articles_new
-                    report.copies = counts.copies
-                    report.updated = counts.updated
-                    self._record_success(
-                        connection,
-                        claimed,
-                        source,
-                        result,
-                        body_hash,
-                        outcome,
-                        report,
-                        started_at,
-                        now,
+                    created = self._write_within(
+                        claimed, source, result, body_hash, outcome, report, started_at, connection
                     )
                 if created and self._verify_inserts:
                     self._verify(created, report)
@@ -383,6 +452,40 @@ class Poller:
                 if attempt == DB_RETRIES - 1:
                     raise
                 time.sleep(0.5 * (attempt + 1))
+
+    def _write_within(
+        self,
+        claimed: ClaimedSource,
+        source: SourceConfig,
+        result: FetchResult,
+        body_hash: str | None,
+        outcome: Outcome,
+        report: PollReport,
+        started_at: datetime,
+        connection: Connection,
+    ) -> list[int]:
+        """The writes of :meth:`_write` in ``connection``'s transaction; the new articles' ids."""
+        counts = PollReport(source=report.source)
+        now = self.clock()
+        seen_rows = list(outcome.unchanged)
+        seen_rows += [(key, digest, None) for key, digest in outcome.unmatched]
+        created: list[int] = []
+        for candidate in outcome.candidates:
+            article_id = self._record(
+                connection, claimed.id, source, candidate, now, counts, created
+            )
+            seen_rows.append((candidate.key, candidate.hash, article_id))
+        store.remember_items(connection, claimed.id, seen_rows, now)
+        report.items_seen = outcome.parsed_items
+        report.items_new = outcome.items_new
+        report.matched = counts.matched
+        report.articles_new = counts.articles_new
+        report.copies = counts.copies
+        report.updated = counts.updated
+        self._record_success(
+            connection, claimed, source, result, body_hash, outcome, report, started_at, now
+        )
+        return created
 
     def _record(
         self,
@@ -562,27 +665,38 @@ class Poller:
         started_at: datetime,
         retry_after: float | None,
     ) -> None:
+        with self.engine.begin() as connection:
+            self._write_failure_within(claimed, source, report, started_at, retry_after, connection)
+
+    def _write_failure_within(
+        self,
+        claimed: ClaimedSource,
+        source: SourceConfig,
+        report: PollReport,
+        started_at: datetime,
+        retry_after: float | None,
+        connection: Connection,
+    ) -> None:
         now = self.clock()
         failures = claimed.consecutive_failures + 1
         next_at = next_poll_after_failure(
             self._cadence(source, claimed), now, failures, self.rng.random(), retry_after
         )
-        with self.engine.begin() as connection:
-            connection.execute(
-                _UPDATE_SOURCE,
-                {
-                    "b_source_id": claimed.id,
-                    "b_lease_owner": self.instance,
-                    "last_poll_at": now,
-                    "last_error": report.error,
-                    "last_error_at": now,
-                    "consecutive_failures": failures,
-                    "next_poll_at": next_at,
-                    "lease_owner": None,
-                    "lease_until": None,
-                },
-            )
-            self._insert_poll(connection, claimed.id, report, started_at, now)
+        connection.execute(
+            _UPDATE_SOURCE,
+            {
+                "b_source_id": claimed.id,
+                "b_lease_owner": self.instance,
+                "last_poll_at": now,
+                "last_error": report.error,
+                "last_error_at": now,
+                "consecutive_failures": failures,
+                "next_poll_at": next_at,
+                "lease_owner": None,
+                "lease_until": None,
+            },
+        )
+        self._insert_poll(connection, claimed.id, report, started_at, now)
 
     def _insert_poll(
         self,

@@ -542,3 +542,58 @@ def test_html_listing_and_news_sitemap_sources(
         hostile_server.url("/news/kenyan-police-haiti"),
         "https://daily.example.ke/haiti-mission-update",
     }
+
+
+def test_grouped_writes_commit_together_and_a_failing_one_alone(tmp_path: Path) -> None:
+    """The SQLite writer commits the writes queued meanwhile in one transaction; when one of
+    them fails, the others are committed one by one and only the failing poll sees its error."""
+    import asyncio
+    import threading
+
+    from sqlalchemy import text
+
+    from monitor.poll import GroupWriter
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (v INTEGER)"))
+    writer = GroupWriter(engine)
+    gate = threading.Event()
+    grouped: list[int] = []
+
+    def within(value: int):  # type: ignore[no-untyped-def]
+        def run(connection):  # type: ignore[no-untyped-def]
+            grouped.append(value)
+            if value == 3:
+                raise RuntimeError("bad write")
+            connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": value})
+
+        return run
+
+    def alone(value: int):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            if value == 0:
+                gate.wait(10)  # hold the writer until the others are queued
+            with engine.begin() as connection:
+                within(value)(connection)
+
+        return run
+
+    async def scenario() -> list[BaseException | None]:
+        first = asyncio.ensure_future(writer.write(within(0), alone(0)))
+        await asyncio.sleep(0.2)
+        rest = [asyncio.ensure_future(writer.write(within(v), alone(v))) for v in (1, 2, 3, 4)]
+        await asyncio.sleep(0.1)
+        gate.set()
+        results = await asyncio.gather(first, *rest, return_exceptions=True)
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    try:
+        errors = asyncio.run(scenario())
+    finally:
+        writer.close()
+    assert [str(e) if e else None for e in errors] == [None, None, None, "bad write", None]
+    assert grouped[:4] == [0, 1, 2, 3]  # 1-3 tried together after 0 alone; 3 failed the group
+    with engine.connect() as connection:
+        assert sorted(connection.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 4]
+    engine.dispose()
