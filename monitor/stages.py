@@ -296,13 +296,15 @@ def default_workers() -> int:
 _WORKER: Processor | None = None
 
 
-def _start_worker(config: Config, database_url: str) -> None:
+def _start_worker(config: Config, database_url: str, parent: int) -> None:
     global _WORKER
     # The parent decides when to stop: Ctrl-C in a terminal or systemd's SIGTERM reach every
     # process of the group, and the parent then shuts the pool down after its in-flight polls.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # The parent's pid comes from the parent: one killed while this process was starting is
+    # already gone, and os.getppid() would name whoever adopted the orphan.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _WORKER = Processor(config, make_engine(database_url))
 
 
@@ -327,7 +329,7 @@ class ProcessorPool:
     with a ParseError, and the pool is started afresh for the others."""
 
     def __init__(self, config: Config, engine: Engine, workers: int) -> None:
-        self._initargs = (config, engine.url.render_as_string(hide_password=False))
+        self._initargs = (config, engine.url.render_as_string(hide_password=False), os.getpid())
         self._workers = workers
         self._starting: asyncio.Future[ProcessPoolExecutor] | None = None
 

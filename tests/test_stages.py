@@ -130,7 +130,7 @@ def test_a_killed_worker_fails_its_source_and_the_pool_starts_again(engine_url: 
 
 
 PARENT_SCRIPT = """
-import asyncio, sys, time
+import asyncio, os, signal, sys, time
 from tests.test_stages import claimed, config, document
 from monitor.stages import ProcessorPool
 from monitor.store.db import make_engine
@@ -139,6 +139,15 @@ cfg = config()
 pool = ProcessorPool(cfg, make_engine(sys.argv[1]), workers=1)
 
 async def main():
+    if sys.argv[2] == "while-starting":  # killed before the worker has even started up
+        from concurrent.futures import ProcessPoolExecutor
+        import multiprocessing
+        from monitor import stages
+        ex = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=stages._start_worker, initargs=pool._initargs)
+        ex.submit(int)
+        print(*ex._processes, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
     await pool.parse_split_match(claimed(), cfg.source("outlet"), document(), True)
     print(*pool._starting.result()._processes, flush=True)
     time.sleep(600)
@@ -147,10 +156,12 @@ asyncio.run(main())
 """
 
 
-def test_workers_leave_when_their_parent_is_killed(engine_url: str) -> None:
-    """A SIGKILLed poll (the OOM killer, kill -9) must not leave its worker processes behind."""
+@pytest.mark.parametrize("when", ["while-starting", "at-work"])
+def test_workers_leave_when_their_parent_is_killed(engine_url: str, when: str) -> None:
+    """A SIGKILLed poll (the OOM killer, kill -9) must not leave its worker processes behind,
+    even when it dies while a worker is still starting up."""
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT_SCRIPT, engine_url],
+        [sys.executable, "-c", PARENT_SCRIPT, engine_url, when],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -158,7 +169,7 @@ def test_workers_leave_when_their_parent_is_killed(engine_url: str) -> None:
     try:
         assert parent.stdout is not None
         [worker] = [int(pid) for pid in parent.stdout.readline().split()]
-        os.kill(worker, 0)  # alive
+        os.kill(worker, 0)  # alive (or, while starting, at least not yet reaped)
         parent.kill()
         parent.wait(10)
         deadline = time.monotonic() + 10
