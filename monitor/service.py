@@ -99,6 +99,8 @@ class Service:
             scheduler.shutdown(wait=False)
             catch_up.cancel()
             await self._drain()
+            # the writes still queued, then the parse workers
+            await asyncio.to_thread(self.poller.close)
         if server is not None:
             await server.cleanup()
         released = release_leases(self.engine, self.instance)
