@@ -18,6 +18,7 @@ together (see GroupWriter).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -55,6 +56,7 @@ from monitor.schedule import (
 from monitor.stages import (
     Candidate,
     Outcome,
+    PoolUnavailable,
     Processor,
     ProcessorPool,
     default_workers,
@@ -114,7 +116,8 @@ class _Write:
             else:
                 self.future.set_exception(error)
 
-        self.loop.call_soon_threadsafe(apply)
+        with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits any more
+            self.loop.call_soon_threadsafe(apply)
 
 
 class GroupWriter:
@@ -134,10 +137,13 @@ class GroupWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="monitor-db-writer", daemon=True)
         self._thread.start()
 
     async def write(self, within: Callable[[Connection], Any], alone: Callable[[], Any]) -> None:
+        if self._closed:
+            raise RuntimeError("the database writer is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._queue.put(_Write(within, alone, loop, future))
@@ -145,10 +151,23 @@ class GroupWriter:
 
     def close(self) -> None:
         """Stop after the writes already queued."""
+        self._closed = True
         self._queue.put(None)
         self._thread.join()
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:  # whatever ended the thread, no poll waits for ever on a write left queued
+            while True:
+                try:
+                    left = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if left is not None:
+                    left.settle(RuntimeError("the database writer stopped"))
+
+    def _serve(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -227,6 +246,7 @@ class Poller:
             "",
             ":memory:",
         )
+        self._pool_usable = True  # until the workers cannot be started
         self._pool = (
             ProcessorPool(config, engine, workers)
             if workers > 0 and clock is None and not in_memory
@@ -349,12 +369,21 @@ class Poller:
         fetched on the event loop between the steps.
         """
         match_now = not source.fetch_article
-        if self._pool is not None:
-            parsed, outcome = await self._pool.parse_split_match(claimed, source, result, match_now)
-        else:
-            parsed, outcome = await asyncio.to_thread(
+        parsed_outcome = None
+        if self._pool is not None and self._pool_usable:
+            try:
+                parsed_outcome = await self._pool.parse_split_match(
+                    claimed, source, result, match_now
+                )
+            except PoolUnavailable as exc:
+                if self._pool_usable:
+                    log.warning("%s; parsing in threads from now on", exc)
+                self._pool_usable = False
+        if parsed_outcome is None:
+            parsed_outcome = await asyncio.to_thread(
                 self.processor.parse_split_match, claimed, source, result, match_now
             )
+        parsed, outcome = parsed_outcome
         if outcome is None:
             items = list(parsed.items)
             items += await self._follow_sitemaps(source, parsed.sitemaps, {result.url})

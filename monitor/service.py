@@ -190,6 +190,11 @@ class Service:
             log.warning("dispatch failed, retrying next tick: %s", _first_line(exc))
             self.metrics.dispatch_errors.inc()
             return
+        if self.stopping.is_set():  # stopped while claiming: hand the claims straight back
+            await asyncio.to_thread(
+                release_leases, self.engine, self.instance, [s.id for s in claimed]
+            )
+            return
         for source in claimed:
             if source.id in self.inflight:
                 continue

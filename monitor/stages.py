@@ -127,7 +127,8 @@ class Outcome:
 
     @property
     def items_new(self) -> int:
-        return len(self.candidates) + len(self.unmatched)
+        """Items this source never sent before (edited ones are not new)."""
+        return len(self.candidates) + len(self.unmatched) - self.changed
 
 
 class Processor:
@@ -180,7 +181,9 @@ class Processor:
 
             # None when the document does not cut into exactly the items read (see
             # parse_feed_changes): then the next poll parses it whole again
-            digests = feed_item_digests(result.content, result.content_type, len(drafts))
+            digests = None
+            if parsed.strict:
+                digests = feed_item_digests(result.content, result.content_type, len(drafts))
             outcome = replace(outcome, digests=b"".join(digests or ()), parsed_whole=True)
         return self._matched(source, parsed, outcome, match)
 
@@ -323,15 +326,26 @@ def _work(
     return _WORKER.parse_split_match(claimed, _WORKER.source(source_name), result, match)
 
 
+class PoolUnavailable(Exception):
+    """The worker processes could not be started (or the pool is closed): parse in threads."""
+
+
 class ProcessorPool:
     """Processors in worker processes, started on first use (a poll with nothing new to parse
-    starts none). A worker that dies (killed, out of memory) fails the sources it was reading
-    with a ParseError, and the pool is started afresh for the others."""
+    starts none).
+
+    When a worker dies (killed, out of memory), every document in flight fails with it, not
+    only the one that killed it: each is tried once more in a new pool, and fails with a
+    ParseError only if that pool breaks too. When the workers cannot be started at all,
+    PoolUnavailable says so and the caller parses in threads.
+    """
 
     def __init__(self, config: Config, engine: Engine, workers: int) -> None:
         self._initargs = (config, engine.url.render_as_string(hide_password=False), os.getpid())
         self._workers = workers
         self._starting: asyncio.Future[ProcessPoolExecutor] | None = None
+        self._launched: list[ProcessPoolExecutor] = []
+        self._closed = False
 
     def _start(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
@@ -341,35 +355,64 @@ class ProcessorPool:
             initializer=_start_worker,
             initargs=self._initargs,
         )
-        executor.submit(int).result()  # the first task starts the processes: wait for them
+        self._launched.append(executor)
+        try:
+            # A process starts on a submission that finds no idle one: one task per worker
+            # starts them all here, off the event loop, and waits until they are up.
+            for task in [executor.submit(int) for _ in range(self._workers)]:
+                task.result()
+        except BaseException:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
         return executor
 
-    async def _executor(self) -> asyncio.Future[ProcessPoolExecutor]:
+    def _executor(self) -> asyncio.Future[ProcessPoolExecutor]:
+        if self._closed:
+            raise PoolUnavailable("the worker pool is closed")
         if self._starting is None:
             # Starting a process (fork, exec, imports) takes a while: not on the event loop.
             self._starting = asyncio.ensure_future(asyncio.to_thread(self._start))
         return self._starting
 
+    def _forget(self, starting: asyncio.Future[ProcessPoolExecutor]) -> None:
+        """Drop a broken or failed pool; the first caller to notice does it, once."""
+        if self._starting is not starting:
+            return
+        self._starting = None
+        if starting.done() and not starting.cancelled() and starting.exception() is None:
+            executor = starting.result()
+            executor.shutdown(wait=False, cancel_futures=True)
+            if executor in self._launched:
+                self._launched.remove(executor)
+
     async def parse_split_match(
         self, claimed: ClaimedSource, source: SourceConfig, result: FetchResult, match: bool
     ) -> tuple[ParsedSource, Outcome | None]:
-        starting = await self._executor()
-        try:
-            executor = await asyncio.shield(starting)
-            return await asyncio.get_running_loop().run_in_executor(
-                executor, _work, claimed, source.name, result, match
-            )
-        except BrokenProcessPool:
-            if self._starting is starting:  # the first poll to notice has the pool restarted
-                self._starting = None
-                if starting.done() and not starting.exception():
-                    starting.result().shutdown(wait=False, cancel_futures=True)
-            raise ParseError(
-                "the parsing process stopped while reading this source (killed, or out of"
-                " memory); the next poll tries again"
-            ) from None
+        loop = asyncio.get_running_loop()
+        for attempt in range(2):
+            starting = self._executor()
+            try:
+                executor = await asyncio.shield(starting)
+            except Exception as exc:  # the workers could not be started
+                self._forget(starting)
+                raise PoolUnavailable(f"cannot start parse workers: {exc!r}") from exc
+            try:
+                return await loop.run_in_executor(
+                    executor, _work, claimed, source.name, result, match
+                )
+            except BrokenProcessPool:
+                self._forget(starting)
+                if attempt:
+                    raise ParseError(
+                        "the parsing process stopped while reading this source (killed, or out"
+                        " of memory); the next poll tries again"
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
-        if self._starting is not None and self._starting.done() and not self._starting.exception():
-            self._starting.result().shutdown(wait=True, cancel_futures=True)
+        """Stop the workers, including those of a pool still starting; no new pool starts."""
+        self._closed = True
         self._starting = None
+        for executor in self._launched:
+            executor.shutdown(wait=True, cancel_futures=True)
+        self._launched.clear()

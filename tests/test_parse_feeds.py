@@ -776,3 +776,32 @@ def test_after_new_items_arrive_only_they_are_parsed() -> None:
     edited = _rss(_items(49) + _items(1, start=49).replace("Story 49", "Story 49, corrected"))
     [draft] = parse_feed_changes(edited, base_url=BASE, known=set(known[1]))[0].drafts  # type: ignore[index]
     assert draft.item.title == "Story 49, corrected"
+
+
+def test_a_guid_shared_with_an_old_item_sends_the_feed_to_a_whole_parse() -> None:
+    """Some CMSs give every item the home page as GUID: the whole document shows the GUID is
+    shared (and blanks it); a new item read alone could not tell, so it is not read alone."""
+
+    def items(ids: range) -> str:
+        return "".join(
+            f"<item><guid>https://site.example/</guid><link>https://site.example/{i}</link>"
+            f"<title>Story {i}</title></item>"
+            for i in ids
+        )
+
+    before = parse_feed_changes(_rss(items(range(3))), base_url=BASE, known=set())
+    assert before is not None
+    after = _rss(items(range(3, 4)) + items(range(3)))
+    assert parse_feed_changes(after, base_url=BASE, known=set(before[1])) is None
+    assert all(item.guid is None for item in parse_feed(after, base_url=BASE).items)
+
+
+def test_only_a_document_lxml_reads_as_it_came_is_strict() -> None:
+    """Item digests are kept only for a strict read: a repaired document, or one feedparser
+    read, could give other items than reading it item by item later."""
+    clean = _rss("<item><guid>g</guid><title>Clean</title></item>")
+    repaired = _rss("<item><guid>g</guid><title>Caf&eacute;&nbsp;news</title></item>")
+    assert parse_feed(clean, base_url=BASE).strict
+    parsed = parse_feed(repaired, base_url=BASE)
+    assert parsed.items[0].title == "Café\xa0news" or parsed.items[0].title == "Café news"
+    assert not parsed.strict

@@ -1007,7 +1007,7 @@ def _read_feed(
     if root is not None:
         result = _dispatch(root, base, max_items, has_xml_base)
         if result.drafts or max_items <= 0 or not _seems_to_have_items(text):
-            return result
+            return replace(result, strict=True)
         return _feedparser_fallback(content, base, content_type, max_items) or result
     if "<!ENTITY" in text:
         return _without_entity_declarations(text, base, max_items, has_xml_base, first_error)
@@ -1113,7 +1113,24 @@ def parse_feed_changes(
         return None
     if len(parsed.drafts) != len(fresh):
         return None
-    return parsed, digests
+    if fresh and len(fresh) < len(chunks) and _guid_elsewhere(parsed.drafts, chunks, fresh):
+        return None
+    return replace(parsed, strict=True), digests
+
+
+def _guid_elsewhere(drafts: Iterable[Draft], chunks: list[str], fresh: list[str]) -> bool:
+    """Whether a new item's GUID also appears in another item of the document: the whole
+    document then decides what the GUID identifies (a GUID shared by items with different
+    URLs identifies none of them), so it must be parsed whole."""
+    fresh_ids = set(map(id, fresh))
+    others = [chunk for chunk in chunks if id(chunk) not in fresh_ids]
+    for draft in drafts:
+        guid = draft.item.guid
+        if guid and any(
+            guid in chunk or html.escape(guid, quote=False) in chunk for chunk in others
+        ):
+            return True
+    return False
 
 
 _DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)

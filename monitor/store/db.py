@@ -128,8 +128,10 @@ def current_revision(engine: Engine) -> str | None:
     with read_only(engine) as connection:
         try:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except ProgrammingError:  # PostgreSQL: no such table, no schema yet
-            return None
+        except ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "42P01":  # PostgreSQL: undefined table
+                return None
+            raise
         except OperationalError as exc:
             if "no such table" in str(exc.orig):  # SQLite's way of saying it
                 return None
