@@ -10,7 +10,9 @@ second core parse and match while the first fetches and writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -22,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -41,7 +43,9 @@ if TYPE_CHECKING:
 # worker processes, or has nothing to parse (every feed unchanged), never loads them.
 
 SEEN_REFRESH = timedelta(days=1)  # see Processor.split_new
+log = logging.getLogger("monitor.stages")
 MAX_WORKERS = 4
+PARSE_TIME_LIMIT = 120.0  # seconds one document may take in a worker (10 MB take under 10)
 PARENT_CHECK_SECONDS = 0.5
 
 
@@ -295,12 +299,14 @@ def default_workers() -> int:
     return max(0, min(MAX_WORKERS, (os.cpu_count() or 1) - 1))
 
 
-# The worker side of ProcessorPool: one Processor per process, built once.
+# The worker side of ProcessorPool: one Processor per process, built once, and the slot of
+# the pool's shared array where the worker says which document it works on since when.
 _WORKER: Processor | None = None
+_SLOT: tuple[Any, int] | None = None
 
 
-def _start_worker(config: Config, database_url: str, parent: int) -> None:
-    global _WORKER
+def _start_worker(config: Config, database_url: str, parent: int, slots: Any, taken: Any) -> None:
+    global _WORKER, _SLOT
     # The parent decides when to stop: Ctrl-C in a terminal or systemd's SIGTERM reach every
     # process of the group, and the parent then shuts the pool down after its in-flight polls.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -308,6 +314,10 @@ def _start_worker(config: Config, database_url: str, parent: int) -> None:
     # The parent's pid comes from the parent: one killed while this process was starting is
     # already gone, and os.getppid() would name whoever adopted the orphan.
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    with taken.get_lock():  # this worker's slot: its pid, and when its document started
+        _SLOT = (slots, taken.value)
+        taken.value += 1
+    slots[2 * _SLOT[1]] = os.getpid()
     _WORKER = Processor(config, make_engine(database_url))
 
 
@@ -322,8 +332,13 @@ def _exit_with_parent(parent: int) -> None:
 def _work(
     claimed: ClaimedSource, source_name: str, result: FetchResult, match: bool
 ) -> tuple[ParsedSource, Outcome | None]:
-    assert _WORKER is not None, "worker not started"
-    return _WORKER.parse_split_match(claimed, _WORKER.source(source_name), result, match)
+    assert _WORKER is not None and _SLOT is not None, "worker not started"
+    slots, index = _SLOT
+    slots[2 * index + 1] = time.monotonic()  # the parent's watchdog reads it
+    try:
+        return _WORKER.parse_split_match(claimed, _WORKER.source(source_name), result, match)
+    finally:
+        slots[2 * index + 1] = 0.0
 
 
 class PoolUnavailable(Exception):
@@ -340,22 +355,34 @@ class ProcessorPool:
     PoolUnavailable says so and the caller parses in threads.
     """
 
-    def __init__(self, config: Config, engine: Engine, workers: int) -> None:
+    def __init__(
+        self, config: Config, engine: Engine, workers: int, time_limit: float = PARSE_TIME_LIMIT
+    ) -> None:
         self._initargs = (config, engine.url.render_as_string(hide_password=False), os.getpid())
         self._workers = workers
+        self._time_limit = time_limit
         self._starting: asyncio.Future[ProcessPoolExecutor] | None = None
         self._launched: list[ProcessPoolExecutor] = []
+        self._watchdogs: dict[int, threading.Event] = {}
         self._closed = False
 
     def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the parent has threads (event loop, writer, connection pools)
+        context = multiprocessing.get_context("spawn")
+        slots = context.Array("d", 2 * self._workers, lock=False)  # (pid, started) per worker
+        taken = context.Value("i", 0)
         executor = ProcessPoolExecutor(
             self._workers,
-            # spawn, not fork: the parent has threads (event loop, writer, connection pools)
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_start_worker,
-            initargs=self._initargs,
+            initargs=(*self._initargs, slots, taken),
         )
         self._launched.append(executor)
+        stop = threading.Event()
+        self._watchdogs[id(executor)] = stop
+        threading.Thread(
+            target=self._watch, args=(slots, stop), name="monitor-parse-watchdog", daemon=True
+        ).start()
         try:
             # A process starts on a submission that finds no idle one: one task per worker
             # starts them all here, off the event loop, and waits until they are up.
@@ -365,6 +392,27 @@ class ProcessorPool:
             executor.shutdown(wait=False, cancel_futures=True)
             raise
         return executor
+
+    def _watch(self, slots: Any, stop: threading.Event) -> None:
+        """Kill a worker that spends longer than the time limit on one document.
+
+        Nothing inside the worker could stop it: a C loop (a regular expression, a parser)
+        holds the interpreter. Its death fails the documents in flight, which are read again
+        by a new pool; the one that ran too long fails if it does so again.
+        """
+        interval = min(1.0, self._time_limit / 4)
+        while not stop.wait(interval):
+            now = time.monotonic()
+            for index in range(0, len(slots), 2):
+                pid, started = int(slots[index]), slots[index + 1]
+                if pid and started and now - started > self._time_limit:
+                    log.warning(
+                        "a document took over %.0fs to parse: its worker is stopped",
+                        self._time_limit,
+                    )
+                    slots[index + 1] = 0.0
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
 
     def _executor(self) -> asyncio.Future[ProcessPoolExecutor]:
         if self._closed:
@@ -384,6 +432,7 @@ class ProcessorPool:
             executor.shutdown(wait=False, cancel_futures=True)
             if executor in self._launched:
                 self._launched.remove(executor)
+            self._watchdogs.pop(id(executor), threading.Event()).set()
 
     async def parse_split_match(
         self, claimed: ClaimedSource, source: SourceConfig, result: FetchResult, match: bool
@@ -404,8 +453,9 @@ class ProcessorPool:
                 self._forget(starting)
                 if attempt:
                     raise ParseError(
-                        "the parsing process stopped while reading this source (killed, or out"
-                        " of memory); the next poll tries again"
+                        "the parsing process stopped while reading this source (killed, out of"
+                        f" memory, or over the {self._time_limit:.0f}s time limit); the next"
+                        " poll tries again"
                     ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -416,3 +466,6 @@ class ProcessorPool:
         for executor in self._launched:
             executor.shutdown(wait=True, cancel_futures=True)
         self._launched.clear()
+        for stop in self._watchdogs.values():
+            stop.set()
+        self._watchdogs.clear()

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from monitor.config import Config, parse_config
+from monitor.errors import ParseError
 from monitor.items import FetchResult
 from monitor.stages import Outcome, PoolUnavailable, Processor, ProcessorPool
 from monitor.store.db import make_engine, upgrade
@@ -194,3 +196,32 @@ def test_workers_leave_when_their_parent_is_killed(engine_url: str, when: str) -
         raise AssertionError("the worker outlived its killed parent")
     finally:
         parent.kill()
+
+
+def test_a_document_over_the_time_limit_has_its_worker_stopped(engine_url: str) -> None:
+    """A document that keeps a worker longer than the limit (a parser or regex stuck in C
+    code) has its worker killed from outside; it fails, and the next documents are read."""
+    topics = (ROOT / "sources.yaml").read_text().split("topics:", 1)[1].split("\nsources:", 1)[0]
+    cfg = parse_config(
+        f"settings: {{max_items: 100000}}\ntopics:{topics}\n"
+        f"sources:\n  - {{name: outlet, url: '{FEED_URL}'}}\n"
+    )
+    entries = [
+        replace(UNRELATED, guid=f"u-{i}", link=f"{UNRELATED.link}-{i}") for i in range(20_000)
+    ]
+    huge = FetchResult(url=FEED_URL, status=200, content=rss(entries))
+    engine = make_engine(engine_url)
+    pool = ProcessorPool(cfg, engine, workers=1, time_limit=0.2)
+
+    async def scenario() -> Outcome | None:
+        with pytest.raises(ParseError, match="time limit"):
+            await pool.parse_split_match(claimed(), cfg.source("outlet"), huge, True)
+        _, outcome = await pool.parse_split_match(claimed(), cfg.source("outlet"), document(), True)
+        return outcome
+
+    try:
+        outcome = asyncio.run(scenario())
+    finally:
+        pool.close()
+        engine.dispose()
+    assert outcome is not None and outcome.items_new == 2
