@@ -262,14 +262,38 @@ class Poller:
             self._writer.close()
 
     async def _write_call(
-        self, within: Callable[[Connection], Any], alone: Callable[[], Any]
+        self,
+        within: Callable[[Connection], list[int] | None],
+        report: PollReport,
+        retries: int = DB_RETRIES,
     ) -> None:
-        """Run a database write off the event loop: on SQLite in the writer thread, which may
-        commit it with others (``within`` a shared transaction); otherwise ``alone``."""
+        """Run a poll's writes (``within`` a transaction) off the event loop: on SQLite in the
+        writer thread, which may commit them with others; otherwise in a transaction alone."""
+        alone = functools.partial(self._write_alone, within, report, retries)
         if self._writer is None:
             await asyncio.to_thread(alone)
         else:
             await self._writer.write(within, alone)
+
+    def _write_alone(
+        self,
+        within: Callable[[Connection], list[int] | None],
+        report: PollReport,
+        retries: int,
+    ) -> None:
+        """``within`` in a transaction of its own, retried after an OperationalError; then the
+        verified insert of the articles it created."""
+        for attempt in range(retries):
+            try:
+                with self.engine.begin() as connection:
+                    created = within(connection)
+                if created and self._verify_inserts:
+                    self._verify(created, report)
+                return
+            except OperationalError:
+                if attempt == retries - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
 
     # --- the pipeline -------------------------------------------------------------------------
 
@@ -299,9 +323,18 @@ class Poller:
             else:
                 outcome = await self._process(claimed, source, result)
             report.seconds = time.perf_counter() - started
-            args = (claimed, source, result, body_hash, outcome, report, started_at)
             await self._write_call(
-                functools.partial(self._write_within, *args), functools.partial(self._write, *args)
+                functools.partial(
+                    self._store_success,
+                    claimed,
+                    source,
+                    result,
+                    body_hash,
+                    outcome,
+                    report,
+                    started_at,
+                ),
+                report,
             )
         except (FetchError, ParseError) as exc:
             report.status = "error"
@@ -309,10 +342,12 @@ class Poller:
             report.http_status = getattr(exc, "status", None) or report.http_status
             report.seconds = time.perf_counter() - started
             retry_after = getattr(exc, "retry_after", None)
-            args = (claimed, source, report, started_at, retry_after)
             await self._write_call(
-                functools.partial(self._write_failure_within, *args),
-                functools.partial(self._write_failure, *args),
+                functools.partial(
+                    self._store_failure, claimed, source, report, started_at, retry_after
+                ),
+                report,
+                retries=1,
             )
         except (OperationalError, DBAPIError) as exc:
             report.status = "error"
@@ -457,32 +492,7 @@ class Poller:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _write(
-        self,
-        claimed: ClaimedSource,
-        source: SourceConfig,
-        result: FetchResult,
-        body_hash: str | None,
-        outcome: Outcome,
-        report: PollReport,
-        started_at: datetime,
-    ) -> None:
-        """Store the poll's articles, sightings, seen items and source state in one transaction."""
-        for attempt in range(DB_RETRIES):
-            try:
-                with self.engine.begin() as connection:
-                    created = self._write_within(
-                        claimed, source, result, body_hash, outcome, report, started_at, connection
-                    )
-                if created and self._verify_inserts:
-                    self._verify(created, report)
-                return
-            except OperationalError:
-                if attempt == DB_RETRIES - 1:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
-
-    def _write_within(
+    def _store_success(
         self,
         claimed: ClaimedSource,
         source: SourceConfig,
@@ -493,7 +503,8 @@ class Poller:
         started_at: datetime,
         connection: Connection,
     ) -> list[int]:
-        """The writes of :meth:`_write` in ``connection``'s transaction; the new articles' ids."""
+        """Store the poll's articles, sightings, seen items and source state in ``connection``'s
+        transaction; return the ids of the new articles."""
         counts = PollReport(source=report.source)
         now = self.clock()
         seen_rows = list(outcome.unchanged)
@@ -686,18 +697,7 @@ class Poller:
         )
         self._insert_poll(connection, claimed.id, report, started_at, now)
 
-    def _write_failure(
-        self,
-        claimed: ClaimedSource,
-        source: SourceConfig,
-        report: PollReport,
-        started_at: datetime,
-        retry_after: float | None,
-    ) -> None:
-        with self.engine.begin() as connection:
-            self._write_failure_within(claimed, source, report, started_at, retry_after, connection)
-
-    def _write_failure_within(
+    def _store_failure(
         self,
         claimed: ClaimedSource,
         source: SourceConfig,
@@ -706,6 +706,7 @@ class Poller:
         retry_after: float | None,
         connection: Connection,
     ) -> None:
+        """Record a failed poll and its backoff in ``connection``'s transaction."""
         now = self.clock()
         failures = claimed.consecutive_failures + 1
         next_at = next_poll_after_failure(

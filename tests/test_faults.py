@@ -1736,7 +1736,7 @@ def test_a_poll_write_is_rolled_back_with_its_transaction(
                 article_id, _ = store.insert_article(connection, new_article(1))
         before = database_picture(url)
         with pytest.raises(RuntimeError), engine.begin() as connection:
-            # as in Poller._write: a few reads, then the first write, then the process dies
+            # as in Poller._store_success: a few reads, then the first write, then the process dies
             store.article_by_url_key(connection, f"{2:032d}")
             if operation == "insert":
                 store.insert_article(connection, new_article(2))
