@@ -252,6 +252,8 @@ class Poller:
             if workers > 0 and clock is None and not in_memory
             else None
         )
+        if self._pool is not None:
+            self._pool.start_early()  # before the writer's thread: see its docstring
         self._writer = GroupWriter(engine) if engine.dialect.name == "sqlite" else None
 
     def close(self) -> None:

@@ -150,6 +150,8 @@ from monitor.store.db import make_engine
 
 cfg = config()
 pool = ProcessorPool(cfg, make_engine(sys.argv[1]), workers=1)
+if sys.argv[2] == "forked-at-work":
+    assert pool.start_early()
 
 async def main():
     if sys.argv[2] == "while-starting":  # killed before the worker has even started up
@@ -169,7 +171,7 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("when", ["while-starting", "at-work"])
+@pytest.mark.parametrize("when", ["while-starting", "at-work", "forked-at-work"])
 def test_workers_leave_when_their_parent_is_killed(engine_url: str, when: str) -> None:
     """A SIGKILLed poll (the OOM killer, kill -9) must not leave its worker processes behind,
     even when it dies while a worker is still starting up."""
@@ -225,3 +227,50 @@ def test_a_document_over_the_time_limit_has_its_worker_stopped(engine_url: str) 
         pool.close()
         engine.dispose()
     assert outcome is not None and outcome.items_new == 2
+
+
+FORK_SCRIPT = """
+import asyncio, sys, threading
+from tests.test_stages import claimed, config, document, summary
+from monitor.stages import Processor, ProcessorPool
+from monitor.store.db import make_engine
+
+cfg = config()
+engine = make_engine(sys.argv[1])
+source = cfg.source("outlet")
+pool = ProcessorPool(cfg, engine, workers=1)
+assert pool.start_early(), "a single-threaded process forks its workers"
+[pid] = pool._early.result()._processes
+assert not pool.start_early(), "only once"
+
+async def remote():
+    return await pool.parse_split_match(claimed(), source, document(), True)
+
+parsed, outcome = asyncio.run(remote())
+assert pool._starting.result()._processes.keys() == {pid}, "the forked worker did the work"
+local = Processor(cfg, engine).parse_split_match(claimed(), source, document(), True)
+assert parsed == local[0]
+assert summary(outcome) == summary(local[1]) and outcome.items_new == 2
+
+threading.Thread(target=threading.Event().wait, args=(5,), daemon=True).start()
+other = ProcessorPool(cfg, engine, workers=1)
+assert not other.start_early(), "no fork beside another thread"
+pool.close()
+other.close()
+print("ok", flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_a_forked_worker_gives_what_a_thread_gives(engine_url: str) -> None:
+    """start_early forks the worker in a single-threaded process (a one-off poll, before its
+    writer starts), and only there; what the forked worker reads is what a thread reads."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, engine_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok"]
