@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Dialect, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -66,15 +67,69 @@ def stored_content_hash(article: NewArticle) -> str:
 def insert_ignore(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
 ) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL, as one executemany.
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL, as one executemany."""
+    statement = _insert_ignore_statement(connection.dialect.name, table, tuple(conflict))
+    execute_many(connection, statement, rows)
+
+
+def execute_many(connection: Connection, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Run ``statement`` once per row as one executemany of the driver, with the rows' values
+    converted as SQLAlchemy would convert them (the rows must all have the same keys).
 
     One prepared statement for every row: a multi-row VALUES list would be compiled anew for
-    each call, which costs far more than the insert itself.
+    each call. And the statement goes to the driver compiled once: SQLAlchemy's own executemany
+    prepares each row's parameters in Python (~3 us a row), which cost more than the insert of
+    the 50,000 seen items and 160,000 LSH bands a first poll of 1,000 feeds writes.
     """
     if not rows:
         return
-    statement = _insert_ignore_statement(connection.dialect.name, table, tuple(conflict))
-    connection.execute(statement, list(rows))
+    dialect = connection.dialect
+    sql, names, params, converters = _driver_statement(dialect, statement, tuple(rows[0]))
+    take = operator.itemgetter(*names)
+    if len(names) == 1:
+        values: list[Any] = [(take(row),) for row in rows]
+    else:
+        values = [take(row) for row in rows]
+    if converters:
+        columns = list(zip(*values, strict=True))
+        for index, convert in converters:
+            done: dict[Any, Any] = {}  # the same timestamp is in many rows: convert it once
+            column = []
+            for raw in columns[index]:
+                if raw is None:
+                    column.append(None)
+                elif isinstance(raw, datetime):
+                    column.append(done[raw] if raw in done else done.setdefault(raw, convert(raw)))
+                else:
+                    column.append(convert(raw))
+            columns[index] = tuple(column)
+        values = list(zip(*columns, strict=True))
+    if dialect.positional:
+        connection.exec_driver_sql(sql, values)
+    else:
+        connection.exec_driver_sql(sql, [dict(zip(params, v, strict=True)) for v in values])
+
+
+@functools.lru_cache(maxsize=64)
+def _driver_statement(
+    dialect: Dialect, statement: Any, keys: tuple[str, ...]
+) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    """The SQL of ``statement`` for ``dialect`` given values for ``keys``; the keys it takes,
+    in order, and the names of its parameters in the SQL (for drivers that take them by name);
+    and (position, converter) for the values the driver cannot take as they are (a timestamp
+    on SQLite, say)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
+    binds = compiled.positiontup if dialect.positional else list(compiled.binds)
+    assert binds is not None
+    names: list[str] = []
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, bind_name in enumerate(binds):
+        bind = compiled.binds[bind_name]
+        names.append(bind.key)
+        convert = bind.type.bind_processor(dialect)
+        if convert is not None:
+            converters.append((index, convert))
+    return compiled.string, tuple(names), tuple(binds), tuple(converters)
 
 
 @functools.cache
@@ -385,7 +440,7 @@ def remember_items(
         }
         for key, item_hash, article_id in items
     ]
-    connection.execute(_remember_statement(connection.dialect.name), rows)
+    execute_many(connection, _remember_statement(connection.dialect.name), rows)
 
 
 @functools.cache

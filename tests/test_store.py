@@ -1,0 +1,83 @@
+"""Writes of monitor/store/articles.py that bypass SQLAlchemy's per-row parameter handling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert, select
+
+from monitor.store import articles as store
+from monitor.store.db import make_engine, upgrade
+from monitor.store.schema import SeenItem, Sighting, Source
+
+
+def _engine(url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(url)
+    upgrade(engine)
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        for source_id in (1, 2):
+            connection.execute(
+                insert(Source).values(
+                    id=source_id, name=f"s{source_id}", url=f"https://s{source_id}.example/f",
+                    type="feed", config="{}", enabled=True, created_at=now, updated_at=now,
+                    interval_seconds=900.0, consecutive_failures=0,
+                )
+            )  # fmt: skip
+    return engine
+
+
+def test_execute_many_stores_what_sqlalchemy_stores(database_url: str) -> None:
+    """The driver-level executemany converts values exactly as SQLAlchemy's own does: the
+    rows read back equal, timestamps (converted once per distinct value) and NULLs included."""
+    engine = _engine(database_url)
+    first = datetime(2026, 11, 28, 5, 0, 0, 0, tzinfo=UTC)  # no microseconds
+    later = first + timedelta(hours=2, microseconds=123456)
+    east = later.astimezone(timezone(timedelta(hours=3)))  # the same instant elsewhere
+    rows = [
+        {"source_id": source_id, "item_key": f"k{i}", "item_hash": f"h{i}",
+         "article_id": None, "first_seen_at": when, "last_seen_at": later}
+        for i, when in enumerate([first, later, east, first])
+        for source_id in (1,)
+    ]  # fmt: skip
+    twin_rows = [{**row, "source_id": 2} for row in rows]
+    try:
+        with engine.begin() as connection:
+            store.execute_many(connection, store._remember_statement(engine.dialect.name), rows)
+            connection.execute(store._remember_statement(engine.dialect.name), twin_rows)
+        with engine.connect() as connection:
+            read = connection.execute(
+                select(SeenItem).order_by(SeenItem.source_id, SeenItem.item_key)
+            ).all()
+    finally:
+        engine.dispose()
+    mine = [tuple(r)[1:] for r in read if r.source_id == 1]
+    theirs = [tuple(r)[1:] for r in read if r.source_id == 2]
+    assert len(mine) == 4 and mine == theirs
+    assert [r.first_seen_at for r in read if r.source_id == 1] == [first, later, later, first]
+
+
+def test_execute_many_upserts_and_ignores_as_its_statement_says(database_url: str) -> None:
+    engine = _engine(database_url)
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    seen = [("a", "h1", None), ("b", "h1", None)]
+    try:
+        with engine.begin() as connection:
+            store.remember_items(connection, 1, seen, now)
+            store.remember_items(connection, 1, [("a", "h2", None)], now + timedelta(days=1))
+            with pytest.raises(KeyError):  # rows must all have the keys of the first
+                store.execute_many(
+                    connection, insert(Sighting), [{"url": "u", "url_key": "k"}, {"url": "v"}]
+                )
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(SeenItem.item_key, SeenItem.item_hash, SeenItem.first_seen_at,
+                       SeenItem.last_seen_at).order_by(SeenItem.item_key)
+            ).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("a", "h2", now, now + timedelta(days=1)),
+        ("b", "h1", now, now),
+    ]
