@@ -110,7 +110,7 @@ class Article(Base):
     url: Mapped[str] = mapped_column(Text)
     url_key: Mapped[str] = mapped_column(String(40), unique=True)  # hash of the canonical URL
     canonical_url: Mapped[str] = mapped_column(Text)
-    guid: Mapped[str | None] = mapped_column(Text)
+    guid: Mapped[str | None] = mapped_column(Text, index=True)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
     origin: Mapped[str | None] = mapped_column(
         Text
