@@ -153,7 +153,12 @@ def canonical_url(url: str) -> str:
 
 def url_key(url: str) -> str:
     """A short stable hash of :func:`canonical_url` (32 hex digits) for a unique index."""
-    return hashlib.blake2b(canonical_url(url).encode("utf-8"), digest_size=16).hexdigest()
+    return canonical_key(canonical_url(url))
+
+
+def canonical_key(canonical: str) -> str:
+    """:func:`url_key` of a URL whose :func:`canonical_url` is ``canonical``."""
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _unwrap_amp_cache(parts: SplitResult) -> str | None:

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from monitor.config import Config, SourceConfig
-from monitor.dedup import Fingerprint, Thresholds, decide_near, fingerprint, url_key
+from monitor.dedup import Fingerprint, Thresholds, canonical_key, decide_near, fingerprint
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.fetch import Fetcher, FetchPolicy
 from monitor.items import (
@@ -560,8 +560,11 @@ class Poller:
                 counts.updated += 1
             return candidate.previous_article
         url = item.url or ""
-        canonical = safe_canonical(url) if url else f"urn:monitor:item:{candidate.key}"
-        key = url_key(url) if url else candidate.key
+        if url:
+            canonical = safe_canonical(url)
+            key = canonical_key(canonical)
+        else:
+            canonical, key = f"urn:monitor:item:{candidate.key}", candidate.key
         verdict = self._decide(connection, source_id, item, key, print_fp)
         if verdict.kind == "new":
             article_id, created_now = store.insert_article(
@@ -620,18 +623,17 @@ class Poller:
     def _decide(
         self, connection: Connection, source_id: int, item: Item, key: str, print_fp: Fingerprint
     ) -> Verdict:
-        """Cheap to dear, stop at the first hit: URL, GUID, exact content, near duplicate."""
-        found = store.article_by_url_key(connection, key)
-        if found is not None:
-            return Verdict(kind="copy", article_id=found, reason="url", similarity=1.0)
-        if item.guid:
-            found = store.article_by_guid(connection, source_id, item.guid)
-            if found is not None:
-                return Verdict(kind="copy", article_id=found, reason="guid", similarity=1.0)
-        if print_fp.content_hash:  # an empty text is no identity
-            found = store.article_by_content(connection, print_fp.content_hash)
-            if found is not None:
-                return Verdict(kind="copy", article_id=found, reason="content", similarity=1.0)
+        """An exact copy (by URL, GUID or content: one query), else the near-copy verdict."""
+        twin = store.exact_twin(
+            connection,
+            url_key=key,
+            source_id=source_id,
+            guid=item.guid or None,
+            content_hash=print_fp.content_hash or None,  # an empty text is no identity
+        )
+        if twin is not None:
+            way, found = twin
+            return Verdict(kind="copy", article_id=found, reason=way, similarity=1.0)
         candidates = store.near_candidates(connection, print_fp.bands())
         return decide_near(print_fp, candidates, self.thresholds)
 

@@ -81,3 +81,50 @@ def test_execute_many_upserts_and_ignores_as_its_statement_says(database_url: st
         ("a", "h2", now, now + timedelta(days=1)),
         ("b", "h1", now, now),
     ]
+
+
+def _article(key: str, guid: str | None, text: str, now: datetime) -> store.NewArticle:
+    from monitor.dedup import fingerprint
+
+    return store.NewArticle(
+        url=f"https://outlet.example/{key}", url_key=key, canonical_url=f"outlet.example/{key}",
+        guid=guid, source_id=1, title=key, summary="", text=text, author=None, language="en",
+        published_at=None, discovered_at=now, fingerprint=fingerprint(key, text),
+    )  # fmt: skip
+
+
+def test_exact_twin_finds_by_url_then_guid_then_content(database_url: str) -> None:
+    engine = _engine(database_url)
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    first_text = "Kenyan police officers arrived in Port-au-Prince on Tuesday. " * 5
+    other_text = "The mission's budget was discussed at the Security Council again. " * 5
+    try:
+        with engine.begin() as connection:
+            first, _ = store.insert_article(connection, _article("k1", "g1", first_text, now))
+            other, _ = store.insert_article(connection, _article("k2", None, other_text, now))
+            content = store.stored_content_hash(_article("k2", None, other_text, now))
+
+            def twin(**given: object) -> tuple[str, int] | None:
+                asked = {"url_key": "new", "source_id": 1, "guid": None, "content_hash": None}
+                return store.exact_twin(connection, **{**asked, **given})  # type: ignore[arg-type]
+
+            found = {
+                "url": twin(url_key="k1"),
+                "url over content": twin(url_key="k1", content_hash=content),
+                "guid": twin(guid="g1"),
+                "guid over content": twin(guid="g1", content_hash=content),
+                "guid of another source": twin(guid="g1", source_id=2),
+                "content": twin(content_hash=content),
+                "nothing": twin(),
+            }
+    finally:
+        engine.dispose()
+    assert found == {
+        "url": ("url", first),
+        "url over content": ("url", first),
+        "guid": ("guid", first),
+        "guid over content": ("guid", first),
+        "guid of another source": None,
+        "content": ("content", other),
+        "nothing": None,
+    }

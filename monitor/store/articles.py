@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -148,6 +160,21 @@ _BY_GUID = (
     .limit(1)
 )
 _BY_CONTENT = select(Article.id).where(Article.content_hash == bindparam("content_hash"))
+_EXACT_WAYS = ("url", "guid", "content")  # in order of precedence
+_EXACT_TWINS = union_all(
+    select(literal(0).label("way"), Article.id.label("article_id")).where(
+        Article.url_key == bindparam("url_key")
+    ),
+    select(literal(1), Sighting.article_id)
+    .join(Article, Article.id == Sighting.article_id)
+    .where(Sighting.source_id == bindparam("source_id"), Article.guid == bindparam("guid")),
+    select(literal(2), Article.id).where(Article.content_hash == bindparam("content_hash")),
+).subquery()
+_EXACT_TWIN = (
+    select(_EXACT_TWINS.c.way, _EXACT_TWINS.c.article_id)
+    .order_by(_EXACT_TWINS.c.way, _EXACT_TWINS.c.article_id)
+    .limit(1)
+)
 _SHARED_BANDS = (
     select(LshBand.article_id, func.count().label("shared"))
     .where(LshBand.band_hash.in_(bindparam("bands", expanding=True)))
@@ -177,6 +204,24 @@ def article_by_guid(connection: Connection, source_id: int, guid: str) -> int | 
 
 def article_by_content(connection: Connection, content_hash: str) -> int | None:
     return connection.scalar(_BY_CONTENT, {"content_hash": content_hash})
+
+
+def exact_twin(
+    connection: Connection,
+    *,
+    url_key: str,
+    source_id: int | None,
+    guid: str | None,
+    content_hash: str | None,
+) -> tuple[str, int] | None:
+    """The stored article an item is an exact copy of, and by what: its URL key (``url``),
+    the GUID its source gave it before (``guid``), or its text (``content``), in that order
+    of precedence; one query for the three. A None GUID or content hash matches nothing."""
+    row = connection.execute(
+        _EXACT_TWIN,
+        {"url_key": url_key, "source_id": source_id, "guid": guid, "content_hash": content_hash},
+    ).first()
+    return None if row is None else (_EXACT_WAYS[row.way], row.article_id)
 
 
 def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candidate]:
