@@ -1,4 +1,4 @@
-"""Writes of monitor/store/articles.py that bypass SQLAlchemy's per-row parameter handling."""
+"""Writes and lookups of monitor/store that go to the driver directly (monitor/store/driver.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 
 from monitor.store import articles as store
 from monitor.store.db import make_engine, upgrade
+from monitor.store.driver import execute_many
 from monitor.store.schema import SeenItem, Sighting, Source
 
 
@@ -44,7 +45,7 @@ def test_execute_many_stores_what_sqlalchemy_stores(database_url: str) -> None:
     twin_rows = [{**row, "source_id": 2} for row in rows]
     try:
         with engine.begin() as connection:
-            store.execute_many(connection, store._remember_statement(engine.dialect.name), rows)
+            execute_many(connection, store._remember_statement(engine.dialect.name), rows)
             connection.execute(store._remember_statement(engine.dialect.name), twin_rows)
         with engine.connect() as connection:
             read = connection.execute(
@@ -67,7 +68,7 @@ def test_execute_many_upserts_and_ignores_as_its_statement_says(database_url: st
             store.remember_items(connection, 1, seen, now)
             store.remember_items(connection, 1, [("a", "h2", None)], now + timedelta(days=1))
             with pytest.raises(KeyError):  # rows must all have the keys of the first
-                store.execute_many(
+                execute_many(
                     connection, insert(Sighting), [{"url": "u", "url_key": "k"}, {"url": "v"}]
                 )
         with engine.connect() as connection:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
-    Dialect,
     Table,
     bindparam,
     delete,
@@ -33,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor.dedup import Candidate, Fingerprint, Thresholds, decide_near
 from monitor.items import TopicMatch
+from monitor.store.driver import execute, execute_many
 from monitor.store.schema import (
     Article,
     ArticleRevision,
@@ -84,66 +83,6 @@ def insert_ignore(
     execute_many(connection, statement, rows)
 
 
-def execute_many(connection: Connection, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Run ``statement`` once per row as one executemany of the driver, with the rows' values
-    converted as SQLAlchemy would convert them (the rows must all have the same keys).
-
-    One prepared statement for every row: a multi-row VALUES list would be compiled anew for
-    each call. And the statement goes to the driver compiled once: SQLAlchemy's own executemany
-    prepares each row's parameters in Python (~3 us a row), which cost more than the insert of
-    the 50,000 seen items and 160,000 LSH bands a first poll of 1,000 feeds writes.
-    """
-    if not rows:
-        return
-    dialect = connection.dialect
-    sql, names, params, converters = _driver_statement(dialect, statement, tuple(rows[0]))
-    take = operator.itemgetter(*names)
-    if len(names) == 1:
-        values: list[Any] = [(take(row),) for row in rows]
-    else:
-        values = [take(row) for row in rows]
-    if converters:
-        columns = list(zip(*values, strict=True))
-        for index, convert in converters:
-            done: dict[Any, Any] = {}  # the same timestamp is in many rows: convert it once
-            column = []
-            for raw in columns[index]:
-                if raw is None:
-                    column.append(None)
-                elif isinstance(raw, datetime):
-                    column.append(done[raw] if raw in done else done.setdefault(raw, convert(raw)))
-                else:
-                    column.append(convert(raw))
-            columns[index] = tuple(column)
-        values = list(zip(*columns, strict=True))
-    if dialect.positional:
-        connection.exec_driver_sql(sql, values)
-    else:
-        connection.exec_driver_sql(sql, [dict(zip(params, v, strict=True)) for v in values])
-
-
-@functools.lru_cache(maxsize=64)
-def _driver_statement(
-    dialect: Dialect, statement: Any, keys: tuple[str, ...]
-) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
-    """The SQL of ``statement`` for ``dialect`` given values for ``keys``; the keys it takes,
-    in order, and the names of its parameters in the SQL (for drivers that take them by name);
-    and (position, converter) for the values the driver cannot take as they are (a timestamp
-    on SQLite, say)."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
-    binds = compiled.positiontup if dialect.positional else list(compiled.binds)
-    assert binds is not None
-    names: list[str] = []
-    converters: list[tuple[int, Callable[[Any], Any]]] = []
-    for index, bind_name in enumerate(binds):
-        bind = compiled.binds[bind_name]
-        names.append(bind.key)
-        convert = bind.type.bind_processor(dialect)
-        if convert is not None:
-            converters.append((index, convert))
-    return compiled.string, tuple(names), tuple(binds), tuple(converters)
-
-
 @functools.cache
 def _insert_ignore_statement(dialect_name: str, table: Table, conflict: tuple[str, ...]) -> Any:
     dialect = postgresql if dialect_name == "postgresql" else sqlite
@@ -174,17 +113,6 @@ _EXACT_TWIN = (
     select(_EXACT_TWINS.c.way, _EXACT_TWINS.c.article_id)
     .order_by(_EXACT_TWINS.c.way, _EXACT_TWINS.c.article_id)
     .limit(1)
-)
-_SHARED_BANDS = (
-    select(LshBand.article_id, func.count().label("shared"))
-    .where(LshBand.band_hash.in_(bindparam("bands", expanding=True)))
-    .group_by(LshBand.article_id)
-    .order_by(func.count().desc(), LshBand.article_id)
-    .limit(MAX_CANDIDATES)
-    .subquery()
-)
-_NEAR = select(Article.id, Article.fingerprint).join(
-    _SHARED_BANDS, _SHARED_BANDS.c.article_id == Article.id
 )
 _SEEN = select(
     SeenItem.item_key, SeenItem.item_hash, SeenItem.article_id, SeenItem.last_seen_at
@@ -217,7 +145,8 @@ def exact_twin(
     """The stored article an item is an exact copy of, and by what: its URL key (``url``),
     the GUID its source gave it before (``guid``), or its text (``content``), in that order
     of precedence; one query for the three. A None GUID or content hash matches nothing."""
-    row = connection.execute(
+    row = execute(
+        connection,
         _EXACT_TWIN,
         {"url_key": url_key, "source_id": source_id, "guid": guid, "content_hash": content_hash},
     ).first()
@@ -232,7 +161,8 @@ def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candid
     band_list = list(bands)
     if not band_list:
         return []
-    found = connection.execute(_NEAR, {"bands": band_list}).all()
+    values = {f"band{i}": band for i, band in enumerate(band_list)}
+    found = execute(connection, _near_statement(len(band_list)), values).all()
     candidates = []
     for row in found:
         try:
@@ -242,7 +172,23 @@ def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candid
     return candidates
 
 
+@functools.lru_cache(maxsize=8)
+def _near_statement(bands: int) -> Any:
+    """The stored articles sharing most of ``bands`` LSH bands (a parameter each: an expanding
+    IN list would be rendered anew on every call)."""
+    shared = (
+        select(LshBand.article_id, func.count().label("shared"))
+        .where(LshBand.band_hash.in_([bindparam(f"band{i}") for i in range(bands)]))
+        .group_by(LshBand.article_id)
+        .order_by(func.count().desc(), LshBand.article_id)
+        .limit(MAX_CANDIDATES)
+        .subquery()
+    )
+    return select(Article.id, Article.fingerprint).join(shared, shared.c.article_id == Article.id)
+
+
 _INSERT_ARTICLE = insert(Article).returning(Article.id)
+_INSERT_TOPIC = insert(ArticleTopic)
 
 
 @functools.cache
@@ -286,7 +232,9 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
     # savepoint is needed to survive the conflict (a savepoint and its release cost two
     # statements per article). Only if no twin is found then is the insert redone the old way,
     # inside a savepoint, so that the error says what really failed.
-    article_id = connection.scalar(_insert_article_statement(connection.dialect.name), values)
+    article_id = execute(
+        connection, _insert_article_statement(connection.dialect.name), values
+    ).scalar()
     if article_id is None:
         twin = article_by_url_key(connection, article.url_key) or article_by_content(
             connection, stored_content_hash(article)
@@ -303,9 +251,8 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
             if twin is None:
                 raise
             return twin, False
-    topic_rows = _topic_rows(article_id, article.topics)
-    if topic_rows:  # a new row: nothing to delete, and its score already is the topics' best
-        connection.execute(insert(ArticleTopic), topic_rows)
+    # a new row: no topics to delete, and its score already is the topics' best
+    execute_many(connection, _INSERT_TOPIC, _topic_rows(article_id, article.topics))
     insert_ignore(
         connection,
         LshBand.__table__,
