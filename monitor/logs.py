@@ -57,6 +57,10 @@ def configure(verbosity: int = 0, log_format: str = "text") -> None:
         handler.setFormatter(
             RedactingFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
         )
+    # No format here shows where a call came from or which thread or process made it: skip
+    # looking them up (a stack walk per record; a poll logs a line per source).
+    logging._srcfile = None  # type: ignore[attr-defined]  # the documented switch for it
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
