@@ -50,7 +50,15 @@ def csv_cell(value: object) -> str:
 
 
 def to_json(data: Any, *, indent: int | None = 2) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=indent, default=_default)
+    """``data`` as JSON; a list with one item per line (each item compact), anything else
+    indented. One item per line is as readable for a list of flat records, such as the
+    reports of ``monitor poll``, and json's C encoder writes it: indenting goes through its
+    pure-Python one, 0.1 s for the reports of 1,000 sources."""
+    if indent is None or not isinstance(data, list) or not data:
+        return json.dumps(data, ensure_ascii=False, indent=indent, default=_default)
+    pad = " " * indent
+    lines = (pad + json.dumps(item, ensure_ascii=False, default=_default) for item in data)
+    return "[\n" + ",\n".join(lines) + "\n]"
 
 
 def _default(value: Any) -> Any:

@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +67,7 @@ from monitor.store.schema import Poll, Source
 from monitor.store.sources import ClaimedSource
 
 log = logging.getLogger("monitor.poll")
+_REPORT_FIELDS = tuple(f.name for f in fields(PollReport))  # all scalars: no asdict copy
 
 MAX_SITEMAPS = 50  # child sitemaps followed from one index
 MAX_SITEMAP_DEPTH = 3
@@ -367,7 +368,7 @@ class Poller:
             report.copies,
             report.seconds,
             f" error={report.error}" if report.error else "",
-            extra={"fields": {"event": "poll", **asdict(report)}},
+            extra={"fields": {"event": "poll", **{f: getattr(report, f) for f in _REPORT_FIELDS}}},
         )
         return report
 
