@@ -84,9 +84,10 @@ class ParsedSource:
     ttl_seconds: int | None = None  # the publisher's refresh hint (RSS <ttl>)
     sitemaps: tuple[str, ...] = ()  # child sitemaps of a sitemap index, still to fetch
     drafts: tuple[Draft, ...] = ()
-    # lxml read the document as it came, no repair and no feedparser: what reading a later
-    # copy item by item does too (see monitor.parse.parse_feed_changes)
-    strict: bool = False
+    # When lxml read the document as it came (no repair, no feedparser: what reading a later
+    # copy item by item does too) and it cuts into exactly the items read: the 8-byte digest
+    # of each item element as sent (see monitor.parse.parse_feed_changes), else None.
+    item_digests: tuple[bytes, ...] | None = None
 
     def all_drafts(self) -> tuple[Draft, ...]:
         """The drafts of a lazy parse, else the items as finished drafts."""

@@ -183,13 +183,9 @@ class Processor:
         drafts = list(parsed.all_drafts())[: self.limit(source)]
         outcome = self.split_new(claimed, drafts, parsed.ttl_seconds)
         if source.type == "feed":
-            from monitor.parse import feed_item_digests
-
-            # None when the document does not cut into exactly the items read (see
+            # None when the document did not cut into exactly the items read (see
             # parse_feed_changes): then the next poll parses it whole again
-            digests = None
-            if parsed.strict:
-                digests = feed_item_digests(result.content, result.content_type, len(drafts))
+            digests = parsed.item_digests if len(parsed.item_digests or ()) == len(drafts) else None
             outcome = replace(outcome, digests=b"".join(digests or ()), parsed_whole=True)
         return self._matched(source, parsed, outcome, match)
 

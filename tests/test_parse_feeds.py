@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import io
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import feedparser
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from monitor.errors import ParseError
 from monitor.items import Item, ParsedSource
 from monitor.parse import feeds, parse_source
-from monitor.parse.encoding import CONTENT_MAX, SUMMARY_MAX, TITLE_MAX
-from monitor.parse.feeds import cut_items, draft_text, finish, parse_feed, parse_feed_changes
+from monitor.parse.encoding import CONTENT_MAX, SUMMARY_MAX, TITLE_MAX, decode
+from monitor.parse.feeds import (
+    cut_items,
+    draft_text,
+    feed_item_digests,
+    finish,
+    item_digests,
+    parse_feed,
+    parse_feed_changes,
+)
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 BASE = "https://base.example.org/feeds/feed.xml"
@@ -756,11 +769,12 @@ def test_parsing_only_the_new_items_gives_the_items_of_a_whole_parse(name: str) 
         return  # not cut: parsed whole, as always
     parsed, digests = nothing_known
     assert finish(parsed.drafts) == whole.items
-    assert replace(parsed, drafts=(), items=whole.items) == whole
+    assert parsed.item_digests == tuple(digests)
+    assert replace(parsed, drafts=(), items=whole.items, item_digests=whole.item_digests) == whole
     all_known = parse_feed_changes(content, base_url=BASE, known=set(digests))
     if all_known is not None:  # None: the head alone does not parse (a DTD), read it whole
         assert all_known[0].drafts == () and all_known[1] == digests
-        assert replace(all_known[0], items=whole.items) == whole
+        assert replace(all_known[0], items=whole.items, item_digests=whole.item_digests) == whole
 
 
 def test_after_new_items_arrive_only_they_are_parsed() -> None:
@@ -801,7 +815,188 @@ def test_only_a_document_lxml_reads_as_it_came_is_strict() -> None:
     read, could give other items than reading it item by item later."""
     clean = _rss("<item><guid>g</guid><title>Clean</title></item>")
     repaired = _rss("<item><guid>g</guid><title>Caf&eacute;&nbsp;news</title></item>")
-    assert parse_feed(clean, base_url=BASE).strict
+    assert parse_feed(clean, base_url=BASE).item_digests == tuple(feed_item_digests(clean, None, 1))
     parsed = parse_feed(repaired, base_url=BASE)
     assert parsed.items[0].title == "Café\xa0news" or parsed.items[0].title == "Café news"
-    assert not parsed.strict
+    assert parsed.item_digests is None
+
+
+def test_item_digests_are_the_sha1_of_the_item_as_sent() -> None:
+    """The digests are stored between polls: their definition must never change."""
+    items = ["<item><title>Café – ‘one’</title></item>", "<item><title>two</title></item>"]
+    want = [hashlib.sha1(item.encode()).digest()[:8] for item in items]
+    content = _rss("\n".join(items))
+    assert feed_item_digests(content, None, 2) == want
+    assert feed_item_digests(content, None, 3) is None  # not the number of items read
+    changes = parse_feed_changes(content, base_url=BASE, known=set())
+    assert changes is not None and changes[1] == want
+
+
+def _typographic(content: bytes) -> str:
+    """A fixture's text with non-ASCII punctuation, as most real feeds have."""
+    return decode(content, None)[0].replace(" the ", " the ’ ").replace("<title>", "<title>é")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FEEDS.iterdir() if p.is_file()))
+def test_item_digests_are_those_of_the_cut_text_in_any_encoding(name: str) -> None:
+    """UTF-8 documents are cut in their bytes, others in their text: the same digests."""
+    text = _typographic((FEEDS / name).read_bytes())
+    undeclared = re.sub(r"""^(\s*<\?xml[^>]*?)\s+encoding=["'][^"']*["']""", r"\1", text)
+    for body, content_type in (
+        (text.encode(), "text/xml; charset=utf-8"),
+        (codecs.BOM_UTF8 + text.encode(), None),
+        (undeclared.encode("utf-16"), None),
+        (text.replace("’", "'").encode("cp1252", "replace"), "text/xml; charset=cp1252"),
+    ):
+        decoded = decode(body, content_type)[0]
+        cut = cut_items(decoded)
+        expected = None if cut is None else item_digests(cut[1])
+        assert feed_item_digests(body, content_type, len(cut[1]) if cut else 1) == expected
+        changes = parse_feed_changes(body, base_url=BASE, content_type=content_type, known=set())
+        if changes is not None:
+            assert changes[1] == expected
+
+
+def test_undecodable_bytes_are_digested_as_decoded() -> None:
+    """A byte that is not UTF-8 becomes U+FFFD in the text: the digest is that of the text."""
+    content = _rss("<item><title>café ’</title></item><item><title>b</title></item>")
+    content = content.replace("é".encode(), b"\xe9")
+    assert "\ufffd" in decode(content, "text/xml; charset=utf-8")[0]
+    want = [
+        hashlib.sha1(item.encode()).digest()[:8]
+        for item in ("<item><title>caf\ufffd ’</title></item>", "<item><title>b</title></item>")
+    ]
+    assert feed_item_digests(content, "text/xml; charset=utf-8", 2) == want
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FEEDS.iterdir() if p.is_file()))
+def test_a_utf8_document_is_parsed_from_its_own_bytes_as_from_its_text(name: str) -> None:
+    """A whole parse hands lxml the document's bytes rather than its text encoded again."""
+    text = _typographic((FEEDS / name).read_bytes())
+    for variant in (text, "\n " + text, text.replace("?>", " é='’'?>", 1), "é" + text):
+        content = variant.encode()
+        try:
+            want = feeds.parse_xml(variant, BASE)
+        except etree.XMLSyntaxError as exc:
+            with pytest.raises(etree.XMLSyntaxError) as error:
+                feeds._parse_decoded(variant, BASE, content)
+            assert str(error.value) == str(exc)
+            continue
+        got = feeds._parse_decoded(variant, BASE, content)
+        assert etree.tostring(got) == etree.tostring(want) and got.base == want.base
+
+
+def _reference_cut(text: str) -> tuple[str, list[str], str] | None:
+    """cut_items as first written: one search for every tag, the simplest reading of its rules.
+    The faster searches (in the text, or in its UTF-8 bytes) must cut just as it does."""
+    spans: list[tuple[int, int]] = []
+    opened: int | None = None
+    name: str | None = None
+    for m in re.finditer(r"<(/?)(?:[A-Za-z_][\w.-]*:)?(item|entry)(?=[\s/>])", text):
+        if name is None:
+            name = m.group(2)
+        elif m.group(2) != name:
+            return None
+        if not m.group(1):
+            if opened is not None:
+                return None
+            opened = m.start()
+            continue
+        end = text.find(">", m.end())
+        if opened is None or end < 0:
+            return None
+        spans.append((opened, end + 1))
+        opened = None
+    if opened is not None or not spans:
+        return None
+    if any(text[a:b].strip() for (_, a), (b, _) in pairwise(spans)):
+        return None
+    return text[: spans[0][0]], [text[a:b] for a, b in spans], text[spans[-1][1] :]
+
+
+# Pieces of documents that try the cut: prefixes (one with a non-ASCII letter), names followed
+# by white space that only str knows as such (\x1c, NBSP, U+2028...), CDATA, non-ASCII text.
+_CUT_PIECES = [
+    *["<item>", "</item>", "<item>", "</item>", "<entry>", "</entry>", "<item/>", "<item ", "/>"],
+    *[
+        "<rdf:item>",
+        "</rdf:item>",
+        "<a:entry ",
+        "</a:entry>",
+        "<é:item>",
+        "<xé:item>",
+        "<a:b:item>",
+    ],
+    *["<item\x1c", "</item\x1f>", "<item\xa0>", "</item\u2028", "<entry\u3000", "</item\x85>"],
+    *[
+        "<itemx>",
+        "<items>",
+        "< item>",
+        "<Item>",
+        "<item:entry>",
+        ":item>",
+        "<x/y:item>",
+        "<1:item>",
+    ],
+    *["<![CDATA[", "]]>", "<!-- ", " -->", "<p>", "</p>", "<", ">", ":", "item", "entry"],
+    *["\n", " ", "\t", "\xa0", "\u3000", "\x1c", "\x85", "text", "’", "é", "😀", "\ufffd"],
+]
+
+
+@given(st.lists(st.sampled_from(_CUT_PIECES), max_size=20))
+@settings(max_examples=500, deadline=None)
+def test_the_cut_is_the_reference_cut_in_text_and_in_utf8(pieces: list[str]) -> None:
+    text = "<rss>" + "".join(pieces) + "</rss>"
+    want = _reference_cut(text)
+    assert cut_items(text) == want
+    digests = None if want is None else item_digests(want[1])
+    items = len(want[1]) if want else 1
+    assert feed_item_digests(text.encode(), "text/xml; charset=utf-8", items) == digests
+
+
+@pytest.mark.parametrize(
+    "gap", ["\n", "", " \t", "\xa0\n", "\u3000", "\x1c", "\u2028", " x ", "\n’"]
+)
+@pytest.mark.parametrize("after", [">", " >", "\n>", "\xa0>", "\x1d>", "\u2003>", "’>", "é>"])
+def test_utf8_documents_cut_where_their_text_does(gap: str, after: str) -> None:
+    items = [f"<item{after}<title>Story {i} – ‘{i}’</title></item{after}" for i in range(3)]
+    text = f'<?xml version="1.0"?><rss><channel><title>t</title>{gap.join(items)}</channel></rss>'
+    want = _reference_cut(text)
+    digests = None if want is None else item_digests(want[1])
+    assert feed_item_digests(text.encode(), None, 3) == digests
+
+
+def test_a_whole_parse_gives_the_digests_of_its_items() -> None:
+    """What the next poll compares item by item: the digests of every item read, from the
+    same decode as the parse; none when the document does not cut into exactly those items."""
+    content = _rss(_items(3).replace("Story", "Café"))
+    assert parse_feed(content, base_url=BASE).item_digests == tuple(
+        feed_item_digests(content, None, 3) or ()
+    )
+    assert len(parse_feed(content, base_url=BASE).item_digests or ()) == 3
+    capped = parse_feed(content, base_url=BASE, max_items=2)
+    assert len(capped.items) == 2 and capped.item_digests is None  # 3 items sent, 2 read
+
+
+def test_a_guid_found_in_any_old_item_sends_the_feed_to_a_whole_parse() -> None:
+    """The GUID of a new item is looked for in every old item, as sent or escaped, before and
+    after the new one; it is not found in the new items themselves."""
+
+    def item(i: int, guid: str) -> str:
+        return (
+            f"<item><guid>{guid}</guid><link>https://site.example/{i}</link>"
+            f"<title>Story {i} – ‘{i}’</title></item>\n"
+        )
+
+    old = [item(0, "x"), item(1, "y"), item(2, "a&amp;b"), item(3, "café")]
+    before = parse_feed_changes(_rss("".join(old)), base_url=BASE, known=set())
+    assert before is not None
+    known = set(before[1])
+    for guid in ("a&amp;b", "café", "y"):
+        after = _rss("".join([old[0], item(4, guid), item(5, "new"), *old[1:]]))
+        assert parse_feed_changes(after, base_url=BASE, known=known) is None, guid
+    after = _rss("".join([old[0], item(4, "z&amp;w"), item(5, "new"), *old[1:]]))
+    changes = parse_feed_changes(after, base_url=BASE, known=known)
+    assert changes is not None
+    assert [d.item.guid for d in changes[0].drafts] == ["z&w", "new"]
+    assert changes[1][0] == before[1][0] and changes[1][3:] == before[1][1:]

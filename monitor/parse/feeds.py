@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
 import html
 import io
@@ -90,10 +91,29 @@ def _xml_parser() -> etree.XMLParser:
 
 def parse_xml(text: str, base_url: str | None) -> etree._Element:
     """Parse decoded XML text with the hardened parser; raises ``etree.XMLSyntaxError``."""
-    data = strip_xml_declaration(text).encode("utf-8")
+    return _parse_utf8(strip_xml_declaration(text).encode("utf-8"), base_url)
+
+
+def _parse_utf8(data: bytes, base_url: str | None) -> etree._Element:
     if base_url:
         return etree.fromstring(data, _xml_parser(), base_url=base_url)
     return etree.fromstring(data, _xml_parser())
+
+
+def _parse_decoded(text: str, base_url: str | None, utf8: bytes | None) -> etree._Element:
+    """:func:`parse_xml` of ``text``, whose UTF-8 is ``utf8`` when known (see _utf8_source).
+
+    lxml is given the same bytes, but a non-ASCII text is not encoded again (as long to do as
+    a third of the parse): they are the document's own, after the XML declaration.
+    """
+    if utf8 is None or text.isascii():  # an ASCII text is encoded by a copy: nothing to save
+        return parse_xml(text, base_url)
+    stripped = strip_xml_declaration(text)
+    if stripped is not text:
+        if not text.endswith(stripped):  # not just a declaration removed at the start
+            return parse_xml(text, base_url)
+        utf8 = utf8[len(text[: len(text) - len(stripped)].encode("utf-8")) :]
+    return _parse_utf8(utf8, base_url)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,7 +205,7 @@ def _author(raw: str | None) -> str | None:
     """A display name: ``"jane@x.org (Jane Doe)"`` and ``"Jane Doe <jane@x.org>"`` give Jane Doe."""
     if not raw:
         return None
-    m = _AUTHOR_EMAIL.match(raw)
+    m = _AUTHOR_EMAIL.match(raw) if "@" in raw else None  # both forms have an "@"
     if m:
         raw = m.group(1) or m.group(2)
     text = cap(html_to_text(raw, multiline=False), AUTHOR_MAX)
@@ -324,7 +344,7 @@ def finish(drafts: Iterable[Draft]) -> tuple[Item, ...]:
     return tuple(next(finished) if d.pending else d.item for d in drafts)
 
 
-_ANY_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
+_ANY_TAG = re.compile(r"<[A-Za-z/!?][^>]*+>")  # possessive: the same matches, no backtracking
 
 
 def draft_text(draft: Draft) -> str:
@@ -483,21 +503,22 @@ def _rss_item(
             atom_links.append(child)
         elif field not in found:
             found[field] = child
+    get = found.get
 
     def text(field: str) -> str | None:
-        el = found.get(field)
+        el = get(field)
         return None if el is None else _text(el)
 
-    def markup(field: str) -> str | None:
-        el = found.get(field)
-        return None if el is None else _markup(el)
-
-    guid_el = found.get("guid")
+    guid_el = get("guid")
     rdf_about = item.get(RDF_ABOUT)
     guid = (_text(guid_el).strip() if guid_el is not None else "") or rdf_about or None
     permalink = guid_el is None or (guid_el.get("isPermaLink") or "true").lower() != "false"
-    link_el = found.get("link")
-    alternate = next((a for a in atom_links if (a.get("rel") or "alternate") == "alternate"), None)
+    link_el = get("link")
+    alternate = None
+    for link in atom_links:
+        if (link.get("rel") or "alternate") == "alternate":
+            alternate = link
+            break
     base_el = link_el if link_el is not None else alternate if alternate is not None else item
     base = _base_of(base_el, base_url, has_xml_base)
     url = resolve_url(text("orig_link"), base) or resolve_url(text("link"), base)
@@ -507,31 +528,50 @@ def _rss_item(
         url = resolve_url(guid, None)
     if url is None and rdf_about:
         url = resolve_url(rdf_about, base)
-    names = (_author(_text(a)) for a in authors)
-    author = ", ".join(dict.fromkeys(name for name in names if name)) or None
+    if not authors:
+        author = None
+    elif len(authors) == 1:
+        author = _author(_text(authors[0]))
+    else:
+        names = (_author(_text(a)) for a in authors)
+        author = ", ".join(dict.fromkeys(name for name in names if name)) or None
     title = text("title")
     title = _plain_title(title if title is not None else text("dc_title") or "")
-    source = (text("source") or "").strip()
-    if source and title.endswith(" - " + source):
-        # Google News appends " - Publisher" to each headline and names it in <source>.
-        title = title[: -len(source) - 3].rstrip()
-    description = markup("description")
+    if "source" in found:
+        source = _text(found["source"]).strip()
+        if source and title.endswith(" - " + source):
+            # Google News appends " - Publisher" to each headline and names it in <source>.
+            title = title[: -len(source) - 3].rstrip()
+    summary_el = get("description")
+    if summary_el is None:
+        summary_el = get("dc_description")
+    content_el = get("content")
+    language = text("language") or item.get(XML_LANG)
+    # parse_date(None) is None: absent fields are not parsed
+    published = parse_date(text("pubDate")) if "pubDate" in found else None
+    if published is None and "dc_date" in found:
+        published = parse_date(_text(found["dc_date"]))
     out.add(
         guid=guid,
         url=url,
         title=title,
-        summary=_Body(description if description is not None else markup("dc_description") or ""),
-        content=_Body(markup("content") or ""),
+        summary=_Body("" if summary_el is None else _markup(summary_el)),
+        content=_Body("" if content_el is None else _markup(content_el)),
         author=cap(author, AUTHOR_MAX) if author else feed_author,
-        language=_language(text("language") or item.get(XML_LANG)) or feed_language,
-        published=parse_date(text("pubDate")) or parse_date(text("dc_date")),
-        updated=parse_date(text("updated")),
+        language=(_language(language) if language else None) or feed_language,
+        published=published,
+        updated=parse_date(text("updated")) if "updated" in found else None,
     )
+
+
+def _first(parent: etree._Element, tag: str) -> etree._Element | None:
+    """``parent.find(tag)`` for a plain (Clark) tag, without the cost of a path search."""
+    return next(parent.iterchildren(tag), None)
 
 
 def _child(parent: etree._Element, names: Iterable[str]) -> etree._Element | None:
     for name in names:
-        found = parent.find(name)
+        found = next(parent.iterchildren(name), None)
         if found is not None:
             return found
     return None
@@ -606,9 +646,9 @@ def _atom_parse(
     ns, _ = _local(root.tag)
     a = f"{{{ns}}}" if ns else ""
     feed_language = _language(root.get(XML_LANG))
-    title_el = root.find(a + "title")
+    title_el = _first(root, a + "title")
     feed_title = _plain_title(*_atom_text(title_el)) if title_el is not None else None
-    feed_author = _atom_author(root.find(a + "author"), a)
+    feed_author = _atom_author(_first(root, a + "author"), a)
     out = _Builder(max_items)
     tags = {
         a + "title": "title",
@@ -688,7 +728,7 @@ def _atom_parse(
 def _atom_author(el: etree._Element | None, a: str) -> str | None:
     if el is None:
         return None
-    name = el.find(a + "name")
+    name = _first(el, a + "name")
     return _author(_text(name) if name is not None else _text(el))
 
 
@@ -900,7 +940,7 @@ def _feedparser_fallback(
             break
         content_list = entry.get("content") or []
         body = content_list[0].get("value", "") if content_list else ""
-        summary = entry.get("summary", "")
+        summary = entry.get("summary") or ""  # None for a truncated entry it salvaged
         if body and summary == body:
             summary = ""  # feedparser copies content into summary when there's no summary
         out.add(
@@ -989,7 +1029,7 @@ def _read_feed(
 ) -> ParsedSource:
     if not content or not content.strip():
         raise ParseError("empty document: the server sent no content")
-    text, _codec = decode(content, content_type)
+    text, codec = decode(content, content_type)
     head = text.lstrip()[:1]
     if head in ("{", "["):
         return _parse_json(text, base_url, max_items)
@@ -1000,14 +1040,17 @@ def _read_feed(
     base = base_url or None
     has_xml_base = "xml:base" in text
     try:
-        root = parse_xml(text, base)
+        root = _parse_decoded(text, base, _utf8_source(content, text, codec))
     except etree.XMLSyntaxError as exc:
         first_error = exc
         root = None
     if root is not None:
         result = _dispatch(root, base, max_items, has_xml_base)
         if result.drafts or max_items <= 0 or not _seems_to_have_items(text):
-            return replace(result, strict=True)
+            source, spans = _cut(content, text, codec)
+            if spans is None or len(spans) != len(result.drafts):
+                return result  # the next copy is read whole too
+            return replace(result, item_digests=tuple(_span_digests(source, spans)))
         return _feedparser_fallback(content, base, content_type, max_items) or result
     if "<!ENTITY" in text:
         return _without_entity_declarations(text, base, max_items, has_xml_base, first_error)
@@ -1032,7 +1075,86 @@ def _read_feed(
 
 # --- reading only what changed --------------------------------------------------------------
 
-_ITEM_TAG = re.compile(r"<(/?)(?:[A-Za-z_][\w.-]*:)?(item|entry)(?=[\s/>])")
+# An item or entry tag, maybe with a namespace prefix. The possessive quantifiers match what
+# plain ones would (neither ``:`` nor a name can start where they would give back) and fail
+# faster on the many other tags of a document.
+_ITEM_TAG = re.compile(r"<(/?+)(?:[A-Za-z_][\w.-]*+:)?(item|entry)(?=[\s/>])")
+# The same without a prefix: the search tries fewer things after each ``<``, and is what
+# _ITEM_TAG finds in a document where _PREFIXED_NAME finds nothing (one scan for the rare
+# ``:``, then one for ``<``, cost less than one that tries a prefix after every ``<``).
+_PLAIN_ITEM_TAG = re.compile(r"<(/?+)(item|entry)(?=[\s/>])")
+_PREFIXED_NAME = re.compile(r":(?:item|entry)(?=[\s/>])")
+# The same searches in UTF-8 bytes. What str's \s matches beside bytes' \s is \x1c-\x1f and
+# non-ASCII characters: a name followed by a non-ASCII one (a lead byte) leaves the search
+# unsure, and so does any prefixed name.
+_UTF8_ITEM_TAG = re.compile(rb"<(/?+)(item|entry)(?=[\s/>\x1c-\x1f\x80-\xff])")
+_UTF8_PREFIXED_NAME = re.compile(rb":(?:item|entry)(?=[\s/>\x1c-\x1f\x80-\xff])")
+
+
+class _Unsure:
+    """The search in bytes cannot tell how the search in text would cut: search the text."""
+
+
+_UNSURE = _Unsure()
+
+
+def _item_spans(text: str) -> list[tuple[int, int]] | None:
+    """Where :func:`cut_items` cuts ``text``: the (start, end) of each item element, or None."""
+    tags = _ITEM_TAG if _PREFIXED_NAME.search(text) else _PLAIN_ITEM_TAG
+    spans = _tag_spans(text, tags.finditer(text), utf8=False)
+    return None if isinstance(spans, _Unsure) else spans  # never unsure in a text
+
+
+def _utf8_item_spans(data: bytes) -> list[tuple[int, int]] | _Unsure | None:
+    """:func:`_item_spans` of the text whose UTF-8 is ``data``, as byte offsets, found without
+    the text (a character never takes part of another's bytes, and tags are ASCII).
+
+    _UNSURE for a document with prefixed names, or a name followed by a non-ASCII character.
+    """
+    if _UTF8_PREFIXED_NAME.search(data):
+        return _UNSURE
+    return _tag_spans(data, _UTF8_ITEM_TAG.finditer(data), utf8=True)
+
+
+def _tag_spans(
+    source: Any, tags: Iterable[re.Match[Any]], utf8: bool
+) -> list[tuple[int, int]] | _Unsure | None:
+    """The spans of :func:`_item_spans` from the item tags found in ``source`` (a text, or
+    with ``utf8`` its UTF-8 bytes), or None; _UNSURE when the bytes cannot tell."""
+    spans: list[tuple[int, int]] = []
+    opened = -1
+    name: str | bytes | None = None
+    find = source.find
+    close = b">" if utf8 else ">"
+    for m in tags:
+        after = m.end()
+        if utf8 and source[after] >= 0x80:
+            return _UNSURE  # the text may or may not have a tag here: decide nothing on it
+        closing, tag = m.groups()
+        if tag != name:
+            if name is not None:
+                return None
+            name = tag
+        if not closing:
+            if opened >= 0:
+                return None
+            opened = m.start()
+            continue
+        end = find(close, after)
+        if opened < 0 or end < 0:
+            return None
+        spans.append((opened, end + 1))
+        opened = -1
+    if opened >= 0 or not spans:
+        return None
+    # nothing but white space between items ("".isspace() is False: no gap is fine)
+    for (_, a), (b, _) in pairwise(spans):
+        if b > a:
+            gap = source[a:b]
+            # bytes' isspace() knows only ASCII white space: ask the text for the rest
+            if not gap.isspace() and not (utf8 and gap.decode("utf-8").isspace()):
+                return None
+    return spans
 
 
 def cut_items(text: str) -> tuple[str, list[str], str] | None:
@@ -1041,27 +1163,8 @@ def cut_items(text: str) -> tuple[str, list[str], str] | None:
     The search knows nothing of CDATA sections or comments, so it cuts only a document whose
     item tags strictly alternate open, close, with nothing but white space between items.
     """
-    spans: list[tuple[int, int]] = []
-    opened: int | None = None
-    name: str | None = None
-    for m in _ITEM_TAG.finditer(text):
-        if name is None:
-            name = m.group(2)
-        elif m.group(2) != name:
-            return None
-        if not m.group(1):
-            if opened is not None:
-                return None
-            opened = m.start()
-            continue
-        end = text.find(">", m.end())
-        if opened is None or end < 0:
-            return None
-        spans.append((opened, end + 1))
-        opened = None
-    if opened is not None or not spans:
-        return None
-    if any(text[a:b].strip() for (_, a), (b, _) in pairwise(spans)):
+    spans = _item_spans(text)
+    if spans is None:
         return None
     return text[: spans[0][0]], [text[a:b] for a, b in spans], text[spans[-1][1] :]
 
@@ -1072,12 +1175,51 @@ def item_digests(chunks: Iterable[str]) -> list[bytes]:
     return [hashlib.sha1(chunk.encode("utf-8", "surrogatepass")).digest()[:8] for chunk in chunks]
 
 
+def _utf8_source(content: bytes, text: str, codec: str) -> bytes | None:
+    """``content`` if it is exactly ``text.encode("utf-8")``: decoded as UTF-8 without a BOM to
+    drop or a byte to replace (no U+FFFD in the text: one could come from a replacement)."""
+    if (
+        codec == "utf-8"
+        and type(content) is bytes
+        and not content.startswith(codecs.BOM_UTF8)
+        and "\ufffd" not in text
+    ):
+        return content
+    return None
+
+
+def _cut(content: bytes, text: str, codec: str) -> tuple[str | bytes, list[tuple[int, int]] | None]:
+    """Where :func:`cut_items` cuts ``text`` (decoded from ``content`` with ``codec``), in the
+    UTF-8 bytes when they are ``content`` (no copy of the text to encode), else in ``text``."""
+    data = _utf8_source(content, text, codec)
+    if data is not None:
+        spans = _utf8_item_spans(data)
+        if not isinstance(spans, _Unsure):
+            return data, spans
+    return text, _item_spans(text)
+
+
+def _span_digests(source: str | bytes, spans: list[tuple[int, int]]) -> list[bytes]:
+    """:func:`item_digests` of the items at ``spans`` of ``source`` (a text, or its UTF-8)."""
+    sha1 = hashlib.sha1
+    if isinstance(source, str):
+        if not source.isascii():
+            return [
+                sha1(source[a:b].encode("utf-8", "surrogatepass")).digest()[:8] for a, b in spans
+            ]
+        source = source.encode("ascii")  # a character is a byte: the same spans
+    view = memoryview(source)
+    return [sha1(view[a:b]).digest()[:8] for a, b in spans]
+
+
 def feed_item_digests(content: bytes, content_type: str | None, items: int) -> list[bytes] | None:
-    """The digests of a feed's item elements, if it cuts into exactly ``items`` of them."""
-    cut = cut_items(decode(content, content_type)[0])
-    if cut is None or len(cut[1]) != items:
+    """The digests of a feed's item elements, if it cuts into exactly ``items`` of them (what
+    a strict :func:`parse_feed` gives as ``item_digests``)."""
+    text, codec = decode(content, content_type)
+    source, spans = _cut(content, text, codec)
+    if spans is None or len(spans) != items:
         return None
-    return item_digests(cut[1])
+    return _span_digests(source, spans)
 
 
 def parse_feed_changes(
@@ -1096,40 +1238,75 @@ def parse_feed_changes(
     parse it whole. Most polls of a changed feed find a few new items among many old ones,
     and reading the old ones again was most of the work.
     """
-    text, _codec = decode(content, content_type)
+    text, codec = decode(content, content_type)
     if text.lstrip()[:1] != "<":
         return None
-    cut = cut_items(text)
-    if cut is None or len(cut[1]) > max_items:
+    source, spans = _cut(content, text, codec)
+    if spans is None or len(spans) > max_items:
         return None
-    head, chunks, tail = cut
-    digests = item_digests(chunks)
-    fresh = [chunk for chunk, digest in zip(chunks, digests, strict=True) if digest not in known]
+    digests = _span_digests(source, spans)
+    fresh = [i for i, digest in enumerate(digests) if digest not in known]
+    if isinstance(source, str):
+        document = _with_items(source, spans, fresh)
+    else:  # cut before "<" and after ">", UTF-8 pieces decode to the pieces of the text
+        document = _with_items(source, spans, fresh).decode("utf-8")
     base = base_url or None
     try:
-        root = parse_xml(head + "".join(fresh) + tail, base)
+        root = parse_xml(document, base)
         parsed = _dispatch(root, base, max_items, "xml:base" in text)
     except (etree.XMLSyntaxError, ParseError):
         return None
     if len(parsed.drafts) != len(fresh):
         return None
-    if fresh and len(fresh) < len(chunks) and _guid_elsewhere(parsed.drafts, chunks, fresh):
+    if fresh and len(fresh) < len(spans) and _guid_elsewhere(parsed.drafts, source, spans, fresh):
         return None
-    return replace(parsed, strict=True), digests
+    return replace(parsed, item_digests=tuple(digests)), digests
 
 
-def _guid_elsewhere(drafts: Iterable[Draft], chunks: list[str], fresh: list[str]) -> bool:
+def _with_items(source: Any, spans: list[tuple[int, int]], keep: list[int]) -> Any:
+    """``source`` (text or bytes) with only the items at ``spans[i]`` for ``i`` in ``keep``."""
+    pieces = [source[: spans[0][0]], *(source[spans[i][0] : spans[i][1]] for i in keep)]
+    pieces.append(source[spans[-1][1] :])
+    return source[:0].join(pieces)
+
+
+def _guid_elsewhere(
+    drafts: Iterable[Draft], source: str | bytes, spans: list[tuple[int, int]], fresh: list[int]
+) -> bool:
     """Whether a new item's GUID also appears in another item of the document: the whole
     document then decides what the GUID identifies (a GUID shared by items with different
-    URLs identifies none of them), so it must be parsed whole."""
-    fresh_ids = set(map(id, fresh))
-    others = [chunk for chunk in chunks if id(chunk) not in fresh_ids]
+    URLs identifies none of them), so it must be parsed whole.
+
+    ``source`` is the text or its UTF-8 (where a text's UTF-8 is found just where the text
+    is), ``fresh`` the indexes in ``spans`` of the new items. The other items are searched as
+    runs of neighbours (one search per run, the white space between them included, which can
+    only find more), for the GUID as sent or with ``&``, ``<`` and ``>`` escaped.
+    """
+    runs: list[tuple[int, int]] = []
+    new = set(fresh)
+    for i, (start, end) in enumerate(spans):
+        if i in new:
+            continue
+        if runs and i - 1 not in new:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    find = source.find
+    as_bytes = isinstance(source, bytes)
     for draft in drafts:
         guid = draft.item.guid
-        if guid and any(
-            guid in chunk or html.escape(guid, quote=False) in chunk for chunk in others
-        ):
-            return True
+        if not guid:
+            continue
+        forms: list[Any] = [guid]
+        escaped = html.escape(guid, quote=False)
+        if escaped != guid:
+            forms.append(escaped)
+        if as_bytes:
+            forms = [form.encode("utf-8", "surrogatepass") for form in forms]
+        for form in forms:
+            for start, end in runs:
+                if find(form, start, end) >= 0:
+                    return True
     return False
 
 
