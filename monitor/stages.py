@@ -253,8 +253,10 @@ class Processor:
         unique: dict[str, Draft] = {}
         for draft in drafts:  # the same GUID twice in one document counts once
             unique.setdefault(item_key(draft.item), draft)
-        with read_only(self.engine) as connection:
-            seen = store.seen_items(connection, claimed.id, list(unique))
+        seen: dict[str, store.SeenRow] = {}
+        if claimed.polled_before:
+            with read_only(self.engine) as connection:
+                seen = store.seen_items(connection, claimed.id, list(unique))
         candidates: list[Candidate] = []
         unchanged: list[tuple[str, str, int | None]] = []
         changed = 0

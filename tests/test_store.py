@@ -129,3 +129,23 @@ def test_exact_twin_finds_by_url_then_guid_then_content(database_url: str) -> No
         "content": ("content", other),
         "nothing": None,
     }
+
+
+def test_a_claim_says_whether_the_source_was_ever_polled_successfully(database_url: str) -> None:
+    """A source never polled successfully has no seen items: its first poll skips that query."""
+    from sqlalchemy import update
+
+    from monitor.store.sources import claim_named, release_leases
+
+    engine = _engine(database_url)
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    try:
+        first = claim_named(engine, "me", ["s1", "s2"], now, 60)
+        release_leases(engine, "me", [c.id for c in first])
+        with engine.begin() as connection:
+            connection.execute(update(Source).where(Source.id == 1).values(last_success_at=now))
+        second = claim_named(engine, "me", ["s1", "s2"], now, 60)
+    finally:
+        engine.dispose()
+    assert [(c.name, c.polled_before) for c in first] == [("s1", False), ("s2", False)]
+    assert [(c.name, c.polled_before) for c in second] == [("s1", True), ("s2", False)]

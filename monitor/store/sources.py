@@ -116,6 +116,9 @@ class ClaimedSource:
     interval_seconds: float
     item_digests: bytes | None = None  # see Source.item_digests
     item_digests_at: datetime | None = None
+    # False only when the database says no poll of it ever succeeded: then it has no seen
+    # items (they are written with the success), and a poll need not look them up
+    polled_before: bool = True
 
 
 _CLAIM_COLUMNS = (
@@ -128,6 +131,7 @@ _CLAIM_COLUMNS = (
     Source.interval_seconds,
     Source.item_digests,
     Source.item_digests_at,
+    Source.last_success_at,  # read as polled_before (SQLite 3.40 returns 1 for "IS NOT NULL")
 )
 
 
@@ -159,7 +163,8 @@ def _claim(
     )
     with engine.begin() as connection:
         rows = connection.execute(statement).all()
-    return sorted((ClaimedSource(*row) for row in rows), key=lambda s: s.name)
+    claimed = (ClaimedSource(*row[:-1], polled_before=row[-1] is not None) for row in rows)
+    return sorted(claimed, key=lambda s: s.name)
 
 
 def claim_due(
