@@ -26,7 +26,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from monitor.dedup import Candidate, Fingerprint, Thresholds, decide_near
@@ -83,9 +83,19 @@ def insert_ignore(
     execute_many(connection, statement, rows)
 
 
+def _dialect_module(dialect_name: str) -> Any:
+    """The module with the dialect's INSERT ... ON CONFLICT. PostgreSQL's is imported only
+    when used: its package loads all its drivers' dialects, 15 ms of a SQLite poll's start."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql
+    return sqlite
+
+
 @functools.cache
 def _insert_ignore_statement(dialect_name: str, table: Table, conflict: tuple[str, ...]) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    dialect = _dialect_module(dialect_name)
     return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
 
 
@@ -193,7 +203,7 @@ _INSERT_TOPIC = insert(ArticleTopic)
 
 @functools.cache
 def _insert_article_statement(dialect_name: str) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    dialect = _dialect_module(dialect_name)
     return dialect.insert(Article).on_conflict_do_nothing().returning(Article.id)
 
 
@@ -437,7 +447,7 @@ def remember_items(
 
 @functools.cache
 def _remember_statement(dialect_name: str) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    dialect = _dialect_module(dialect_name)
     statement = dialect.insert(SeenItem.__table__)
     return statement.on_conflict_do_update(
         index_elements=["source_id", "item_key"],

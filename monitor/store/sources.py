@@ -44,7 +44,9 @@ def sync_sources(engine: Engine, config: Config, now: datetime | None = None) ->
     changed: list[str] = []
     disabled: list[str] = []
     with engine.begin() as connection:
-        rows = {row.name: row for row in connection.execute(select(Source))}
+        columns = (Source.id, Source.name, Source.url, Source.type, Source.config, Source.enabled)
+        known = select(*columns, Source.removed_at, Source.interval_seconds)
+        rows = {row.name: row for row in connection.execute(known)}
         for source in config.sources:
             interval = config.interval_of(source).total_seconds()
             values = {
