@@ -362,6 +362,7 @@ class ProcessorPool:
     def __init__(
         self, config: Config, engine: Engine, workers: int, time_limit: float = PARSE_TIME_LIMIT
     ) -> None:
+        self._engine = engine
         self._initargs = (config, engine.url.render_as_string(hide_password=False), os.getpid())
         self._workers = workers
         self._time_limit = time_limit
@@ -381,11 +382,18 @@ class ProcessorPool:
         calls this before it starts its writer; later pools, such as the one replacing a
         broken pool, are spawned. A one-off poll with nothing to parse then ends a worker that
         did nothing, which costs less than the fork.
+
+        No database connection may cross the fork either (SQLite's locks are per process, and
+        a child closing a PostgreSQL connection would end it for the parent): the engine's
+        idle connections are closed first, and with one in use there is no fork.
         """
         if self._closed or self._starting is not None or self._early is not None:
             return False
         if sys.platform != "linux" or threading.active_count() != 1:
             return False
+        if getattr(self._engine.pool, "checkedout", lambda: 0)():
+            return False
+        self._engine.dispose()  # the parent opens new connections as it needs them
         ready: concurrent.futures.Future[ProcessPoolExecutor] = concurrent.futures.Future()
         try:
             ready.set_result(self._start("fork"))

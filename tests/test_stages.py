@@ -238,8 +238,13 @@ from monitor.store.db import make_engine
 cfg = config()
 engine = make_engine(sys.argv[1])
 source = cfg.source("outlet")
+local = Processor(cfg, engine).parse_split_match(claimed(), source, document(), True)
+assert engine.pool.checkedin() == 1  # the connection that read the seen items
 pool = ProcessorPool(cfg, engine, workers=1)
+with engine.connect():
+    assert not pool.start_early(), "no fork while a connection is in use"
 assert pool.start_early(), "a single-threaded process forks its workers"
+assert engine.pool.checkedin() == 0, "no connection crosses the fork"
 [pid] = pool._early.result()._processes
 assert not pool.start_early(), "only once"
 
@@ -248,7 +253,6 @@ async def remote():
 
 parsed, outcome = asyncio.run(remote())
 assert pool._starting.result()._processes.keys() == {pid}, "the forked worker did the work"
-local = Processor(cfg, engine).parse_split_match(claimed(), source, document(), True)
 assert parsed == local[0]
 assert summary(outcome) == summary(local[1]) and outcome.items_new == 2
 
