@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import logging
 import queue
 import random
@@ -31,6 +30,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import xxhash
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -68,6 +68,14 @@ from monitor.store.sources import ClaimedSource
 
 log = logging.getLogger("monitor.poll")
 _REPORT_FIELDS = tuple(f.name for f in fields(PollReport))  # all scalars: no asdict copy
+
+
+def body_digest(content: bytes) -> str:
+    """What tells a fetched body from the last one: XXH3-128 of its bytes. A collision (a
+    changed body taken for the same) is a 1 in 2**128 chance; sha256, used before, cost 0.1 ms
+    of the event loop per 200 KB body, xxh3 costs 2 us."""
+    return xxhash.xxh3_128_hexdigest(content)
+
 
 MAX_SITEMAPS = 50  # child sitemaps followed from one index
 MAX_SITEMAP_DEPTH = 3
@@ -317,7 +325,7 @@ class Poller:
             )
             report.http_status = result.status
             report.permanent_redirect = result.permanent_redirect
-            body_hash = hashlib.sha256(result.content).hexdigest() if result.content else None
+            body_hash = body_digest(result.content) if result.content else None
             if result.not_modified or (
                 source.conditional and body_hash and body_hash == claimed.body_hash
             ):

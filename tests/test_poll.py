@@ -597,3 +597,24 @@ def test_grouped_writes_commit_together_and_a_failing_one_alone(tmp_path: Path) 
     with engine.connect() as connection:
         assert sorted(connection.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 4]
     engine.dispose()
+
+
+def test_a_body_sent_again_without_validators_is_not_parsed_again(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    """A server with no ETag or Last-Modified that sends the same bytes again: the poll sees
+    the body digest unchanged and reads nothing; a changed body is read."""
+    body = {"feed": rss([MSS_REPORT])}
+    hostile_server.route("/plain.xml", lambda request, conn: respond(body["feed"])(request, conn))
+    write_config(workdir, hostile_server, "- {name: plain, url: 'SERVER/plain.xml'}")
+    init(workdir, env)
+    first = poll(workdir, env)
+    again = poll(workdir, env)
+    body["feed"] = rss([MSS_REPORT, UNRELATED])
+    changed = poll(workdir, env)
+    assert [r["status"] for r in first[1]] == ["ok"], first
+    assert first[1][0]["items_new"] == 1
+    assert [(r["status"], r["http_status"], r["items_seen"]) for r in again[1]] == [
+        ("not_modified", 200, 0)
+    ]
+    assert [(r["status"], r["items_new"]) for r in changed[1]] == [("ok", 1)]
