@@ -35,7 +35,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from rensa import RMinHash
 
-from monitor.items import Verdict
+from monitor.items import Verdict, quick_pickle
 
 __all__ = [
     "AMP_PARAMETERS",
@@ -409,6 +409,7 @@ def shingles(words: list[str], size: int = SHINGLE_SIZE) -> set[str]:
     return set(map(" ".join, zip(*(words[i:] for i in range(size)), strict=False)))
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What the store keeps of an article's content to find its copies later."""

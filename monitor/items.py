@@ -5,11 +5,40 @@ fetch -> FetchResult -> parse -> ParsedSource(items) -> match -> MatchResult -> 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
 
 
+def quick_pickle(cls: type[T]) -> type[T]:
+    """Pickle a frozen, slotted dataclass as the tuple of its field values, fast.
+
+    Such a class pickles through state functions that dataclasses adds, which call
+    ``dataclasses.fields()`` for every object: what a parse worker sends back (items, match
+    results, fingerprints) cost the receiving process 0.4 s to unpickle per 1,000 feeds. The
+    state is the same (the values in field order); only the names are looked up once.
+    Apply it above ``@dataclass(frozen=True, slots=True)``.
+    """
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    get = operator.attrgetter(*names)
+    set_ = object.__setattr__
+
+    def __getstate__(self: Any) -> tuple[Any, ...]:
+        return get(self) if len(names) > 1 else (get(self),)
+
+    def __setstate__(self: Any, state: Any) -> None:
+        for name, value in zip(names, state, strict=True):
+            set_(self, name, value)
+
+    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
+    cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
+    return cls
+
+
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     """What one HTTP fetch returned. ``not_modified`` is a 304 answer to a conditional GET."""
@@ -26,6 +55,7 @@ class FetchResult:
     elapsed: float = 0.0
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Item:
     """One entry of a feed, listing page or sitemap, with text as plain, cleaned strings.
@@ -44,6 +74,7 @@ class Item:
     updated: datetime | None = None
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Draft:
     """An item as read from a feed, before its summary and content become plain text.
@@ -70,6 +101,7 @@ class Draft:
         return self.item.summary, self.item.content
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class ParsedSource:
     """The items of one fetched document, plus what the document says about itself.
@@ -94,6 +126,7 @@ class ParsedSource:
         return self.drafts or tuple(Draft(item) for item in self.items)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class ArticlePage:
     """The main text of an article page, and what the page says of itself."""
@@ -107,6 +140,7 @@ class ArticlePage:
 Field = Literal["title", "summary", "body"]
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class TermHit:
     """One matched term of a topic: how often and in which part of the item."""
@@ -116,6 +150,7 @@ class TermHit:
     count: int
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class TopicMatch:
     topic: str
@@ -123,6 +158,7 @@ class TopicMatch:
     hits: tuple[TermHit, ...]
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class MatchResult:
     """Which topics an item mentions; ``vetoed`` lists the exclusions that fired."""
@@ -142,6 +178,7 @@ class MatchResult:
 Reason = Literal["url", "guid", "content", "near"]
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The dedup decision for one item: new, a copy of a stored article, or an update of one."""

@@ -278,3 +278,29 @@ def test_a_forked_worker_gives_what_a_thread_gives(engine_url: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok"]
+
+
+def test_what_workers_send_back_pickles_to_equal_objects() -> None:
+    """quick_pickle keeps dataclasses' own state (the field values in order): the objects a
+    worker returns come back equal, and a pickle of the dataclasses kind still loads."""
+    import pickle
+
+    from monitor.dedup import fingerprint
+    from monitor.items import Draft, Item, MatchResult, TermHit, TopicMatch
+
+    item = Item(guid="g", url="https://outlet.example/a", title="Kenya", summary="MSS in Haiti")
+    hit = TermHit(term="MSS", field="summary", count=1)
+    objects = [
+        item,
+        Draft(item, ("<p>MSS</p>", "")),
+        TopicMatch(topic="mss-haiti", score=2.0, hits=(hit,)),
+        MatchResult(topics=(TopicMatch(topic="mss-haiti", score=2.0, hits=(hit,)),)),
+        fingerprint("Kenya", "Kenyan police officers arrived in Port-au-Prince on Tuesday. " * 9),
+    ]
+    for original in objects:
+        copy = pickle.loads(pickle.dumps(original, protocol=pickle.HIGHEST_PROTOCOL))
+        assert copy == original and type(copy) is type(original)
+    state = [getattr(item, name) for name in Item.__dataclass_fields__]  # dataclasses' form
+    older = object.__new__(Item)
+    older.__setstate__(state)  # type: ignore[attr-defined]
+    assert older == item
