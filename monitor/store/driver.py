@@ -73,6 +73,18 @@ def _convert_column(column: Sequence[Any], convert: Converter) -> tuple[Any, ...
     return tuple(out)
 
 
+def _as_sqlite_stores(convert: Converter) -> Converter:
+    """``convert``, then what the sqlite3 module does to a timestamp it is given (its default
+    adapter: ISO format, space-separated), so that the driver gets the final text and does
+    not adapt the same timestamp again for every row."""
+
+    def converted(value: Any) -> Any:
+        out = convert(value)
+        return out.isoformat(" ") if isinstance(out, datetime) else out
+
+    return converted
+
+
 @functools.lru_cache(maxsize=256)
 def _compiled(
     dialect: Dialect, statement: Any, keys: tuple[str, ...], *, many: bool
@@ -98,5 +110,7 @@ def _compiled(
             fixed[bind.key] = bind.value
         convert = bind.type.bind_processor(dialect)
         if convert is not None:
+            if dialect.driver == "pysqlite":
+                convert = _as_sqlite_stores(convert)
             converters.append((index, convert))
     return compiled.string, tuple(names), tuple(binds), tuple(converters), fixed
