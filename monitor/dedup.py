@@ -29,7 +29,7 @@ import struct
 import sys
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import SplitResult, urlsplit
 
@@ -417,6 +417,9 @@ class Fingerprint:
     signature: tuple[int, ...]  # NUM_PERM MinHash values (unsigned 32-bit)
     shingles: int  # number of distinct shingles, for containment estimates
     content_hash: str  # :func:`content_hash`, "" for no content
+    # bands(), when computed with the signature: in a parse worker, off the process that
+    # writes (100 us an article); not part of the fingerprint's identity
+    band_hashes: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
 
     def bands(self) -> tuple[int, ...]:
         """The LSH band hashes: one signed 64-bit int per band (fits a BIGINT column).
@@ -427,6 +430,8 @@ class Fingerprint:
         """
         if self.shingles == 0:
             return ()
+        if self.band_hashes is not None:
+            return self.band_hashes
         return _bands(self.signature)
 
     def to_bytes(self) -> bytes:
@@ -464,7 +469,8 @@ def fingerprint(title: str, text: str) -> Fingerprint:
         return Fingerprint(_EMPTY_SIGNATURE, 0, "")
     minhash = RMinHash(NUM_PERM, _SEED)
     minhash.update(list(grams))
-    return Fingerprint(tuple(minhash.digest()), len(grams), _hash_words(words))
+    signature = tuple(minhash.digest())
+    return Fingerprint(signature, len(grams), _hash_words(words), _bands(signature))
 
 
 @dataclass(frozen=True, slots=True)

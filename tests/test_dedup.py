@@ -569,3 +569,16 @@ def test_each_copy_finds_its_own_original_among_all_articles() -> None:
     assert caught / copies >= 0.95
     for name, fp in originals.items():
         assert lookup(fp, exclude=ids[name]).kind == "new", name
+
+
+def test_bands_computed_with_the_signature_are_the_bands_of_the_signature() -> None:
+    """fingerprint() computes the LSH bands at once (in the parse worker); a fingerprint read
+    back from the store computes them from its signature: both must be the same, and the
+    precomputed ones play no part in equality."""
+    from monitor.dedup import Fingerprint, fingerprint
+
+    made = fingerprint("Kenya", "Kenyan police officers arrived in Port-au-Prince. " * 12)
+    stored = Fingerprint.from_bytes(made.to_bytes())
+    assert made.band_hashes is not None and stored.band_hashes is None
+    assert made.bands() == stored.bands() and len(set(made.bands())) > 1
+    assert made == stored

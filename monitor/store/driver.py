@@ -61,6 +61,9 @@ def execute_many(connection: Connection, statement: Any, rows: Sequence[dict[str
 
 
 def _convert_column(column: Sequence[Any], convert: Converter) -> tuple[Any, ...]:
+    first = column[0]
+    if isinstance(first, datetime) and column.count(first) == len(column):
+        return (convert(first),) * len(column)  # one timestamp in every row: the usual case
     done: dict[datetime, Any] = {}  # the same timestamp is in many rows: convert it once
     out = []
     for raw in column:
