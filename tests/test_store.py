@@ -149,3 +149,23 @@ def test_a_claim_says_whether_the_source_was_ever_polled_successfully(database_u
         engine.dispose()
     assert [(c.name, c.polled_before) for c in first] == [("s1", False), ("s2", False)]
     assert [(c.name, c.polled_before) for c in second] == [("s1", True), ("s2", False)]
+
+
+def test_driver_statements_fail_and_transact_as_sqlalchemy_ones(database_url: str) -> None:
+    """A driver error comes out as SQLAlchemy's exception (what the poller's error handling
+    expects), and a statement on a connection with no transaction begins one."""
+    from sqlalchemy.exc import IntegrityError
+
+    from monitor.store.driver import execute
+
+    engine = _engine(database_url)
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as connection:  # no article_id
+            execute_many(connection, insert(Sighting), [{"url": "u", "url_key": "k"}])
+        with engine.connect() as connection:
+            assert not connection.in_transaction()
+            twin = {"url_key": "k", "source_id": 1, "guid": None, "content_hash": None}
+            assert execute(connection, store._EXACT_TWIN, twin) == []
+            assert connection.in_transaction()
+    finally:
+        engine.dispose()

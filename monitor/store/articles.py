@@ -155,12 +155,12 @@ def exact_twin(
     """The stored article an item is an exact copy of, and by what: its URL key (``url``),
     the GUID its source gave it before (``guid``), or its text (``content``), in that order
     of precedence; one query for the three. A None GUID or content hash matches nothing."""
-    row = execute(
+    rows = execute(
         connection,
         _EXACT_TWIN,
         {"url_key": url_key, "source_id": source_id, "guid": guid, "content_hash": content_hash},
-    ).first()
-    return None if row is None else (_EXACT_WAYS[row.way], row.article_id)
+    )
+    return (_EXACT_WAYS[rows[0][0]], rows[0][1]) if rows else None
 
 
 def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candidate]:
@@ -172,11 +172,11 @@ def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candid
     if not band_list:
         return []
     values = {f"band{i}": band for i, band in enumerate(band_list)}
-    found = execute(connection, _near_statement(len(band_list)), values).all()
+    found = execute(connection, _near_statement(len(band_list)), values)
     candidates = []
-    for row in found:
+    for article_id, blob in found:
         try:
-            candidates.append(Candidate(row.id, _fingerprint(bytes(row.fingerprint))))
+            candidates.append(Candidate(article_id, _fingerprint(bytes(blob))))
         except (ValueError, TypeError):  # made by another fingerprint version: not comparable
             continue
     return candidates
@@ -242,9 +242,8 @@ def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bo
     # savepoint is needed to survive the conflict (a savepoint and its release cost two
     # statements per article). Only if no twin is found then is the insert redone the old way,
     # inside a savepoint, so that the error says what really failed.
-    article_id = execute(
-        connection, _insert_article_statement(connection.dialect.name), values
-    ).scalar()
+    inserted = execute(connection, _insert_article_statement(connection.dialect.name), values)
+    article_id = inserted[0][0] if inserted else None
     if article_id is None:
         twin = article_by_url_key(connection, article.url_key) or article_by_content(
             connection, stored_content_hash(article)
