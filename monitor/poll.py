@@ -63,6 +63,7 @@ from monitor.stages import (
     safe_canonical,
 )
 from monitor.store import articles as store
+from monitor.store import driver
 from monitor.store.schema import Poll, Source
 from monitor.store.sources import ClaimedSource
 
@@ -705,8 +706,10 @@ class Poller:
             cadence = replace(cadence, interval=interval)
             values["interval_seconds"] = interval.total_seconds()
         values["next_poll_at"] = next_poll_after_success(cadence, now, self.rng.random())
-        connection.execute(
-            _UPDATE_SOURCE, {"b_source_id": claimed.id, "b_lease_owner": self.instance, **values}
+        driver.execute(
+            connection,
+            _UPDATE_SOURCE,
+            {"b_source_id": claimed.id, "b_lease_owner": self.instance, **values},
         )
         self._insert_poll(connection, claimed.id, report, started_at, now)
 
@@ -749,7 +752,8 @@ class Poller:
         started_at: datetime,
         now: datetime,
     ) -> None:
-        connection.execute(
+        driver.execute(
+            connection,
             _INSERT_POLL,
             {
                 "source_id": source_id,
