@@ -747,3 +747,25 @@ def test_fetch_after_close_fails_cleanly() -> None:
 
     with pytest.raises(FetchError, match="closed"):
         run(scenario())
+
+
+@BOTH_TRANSPORTS
+def test_a_large_body_reads_the_same_with_and_without_a_declared_length(
+    hostile_server: HostileServer, transport: TransportName
+) -> None:
+    """A body of declared length is read in one call (aiohttp transport), a chunked one piece
+    by piece: both give every byte, past the transport's 256 KB read size."""
+    body = b"".join(b"<item>%06d</item>" % i for i in range(40_000))  # 680 KB
+
+    def chunked(request: Request, conn: Conn) -> None:
+        conn.send_head(200, [("Transfer-Encoding", "chunked"), ("Content-Type", "text/xml")])
+        for start in range(0, len(body), 50_000):
+            piece = body[start : start + 50_000]
+            conn.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        conn.write(b"0\r\n\r\n")
+
+    hostile_server.route("/declared", respond(body))
+    hostile_server.route("/chunked", chunked)
+    declared = run(fetch_one(hostile_server.url("/declared"), transport=transport))
+    pieces = run(fetch_one(hostile_server.url("/chunked"), transport=transport))
+    assert declared.content == pieces.content == body
