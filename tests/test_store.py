@@ -56,6 +56,19 @@ def test_execute_many_stores_what_sqlalchemy_stores(database_url: str) -> None:
     mine = [tuple(r)[1:] for r in read if r.source_id == 1]
     theirs = [tuple(r)[1:] for r in read if r.source_id == 2]
     assert len(mine) == 4 and mine == theirs
+    if engine.dialect.name == "sqlite":  # the text stored too: SQLite compares timestamps as text
+        stored = make_engine(database_url)
+        with stored.connect() as connection:
+            texts = connection.exec_driver_sql(
+                "SELECT source_id, item_key, first_seen_at, last_seen_at FROM seen_items"
+            ).all()
+        stored.dispose()
+        assert sorted(t[1:] for t in texts if t[0] == 1) == sorted(
+            t[1:] for t in texts if t[0] == 2
+        )
+        assert ("k0", "2026-11-28 05:00:00.000000", "2026-11-28 07:00:00.123456") in {
+            t[1:] for t in texts
+        }
     assert [r.first_seen_at for r in read if r.source_id == 1] == [first, later, later, first]
 
 
@@ -149,6 +162,27 @@ def test_a_claim_says_whether_the_source_was_ever_polled_successfully(database_u
         engine.dispose()
     assert [(c.name, c.polled_before) for c in first] == [("s1", False), ("s2", False)]
     assert [(c.name, c.polled_before) for c in second] == [("s1", True), ("s2", False)]
+
+
+def test_statements_the_driver_cannot_run_alone_are_refused(database_url: str) -> None:
+    """A column left to its Python default, or an expanding IN list, needs SQLAlchemy's own
+    execution: the driver path refuses them rather than bind NULL or leave a placeholder."""
+    from sqlalchemy import bindparam
+
+    from monitor.store.driver import execute
+    from monitor.store.schema import Poll
+
+    engine = _engine(database_url)
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    expanding = select(Source.id).where(Source.id.in_(bindparam("ids", expanding=True)))
+    try:
+        with engine.begin() as connection:
+            with pytest.raises(ValueError, match="give every column"):
+                execute(connection, insert(Poll), {"source_id": 1, "started_at": now})
+            with pytest.raises(ValueError, match="expanding"):
+                execute(connection, expanding, {"ids": [1, 2]})
+    finally:
+        engine.dispose()
 
 
 def test_driver_statements_fail_and_transact_as_sqlalchemy_ones(database_url: str) -> None:

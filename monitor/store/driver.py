@@ -5,10 +5,12 @@ in its cache, then processes every value of every row (~3 us a row of an execute
 a statement), and even a statement handed over as SQL costs ~10 us of bookkeeping (a lookup
 that SQLite answers in 2 us). A first poll of 1,000 feeds runs some 20,000 statements and
 writes 50,000 seen items and 160,000 LSH bands, so for those the statement is compiled once
-per dialect and set of keys, only the values that need it are converted (a timestamp on
-SQLite, once per distinct value), and a cursor of the connection's own driver connection runs
-it, in the connection's transaction. Driver errors come out as SQLAlchemy's exceptions, as
-from any other statement. Everything else goes through SQLAlchemy as usual.
+per dialect and set of keys, only the values that need it are converted, as SQLAlchemy would
+(a timestamp on SQLite, once per distinct value), and a cursor of the connection's own driver
+connection runs it, in the connection's transaction. Driver errors come out as SQLAlchemy's
+exceptions, as from any other statement. A dropped PostgreSQL connection is not marked
+invalid here; the pool's pre-ping replaces it when it is next taken. Everything else goes
+through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
@@ -101,18 +103,6 @@ def _convert_column(column: Sequence[Any], convert: Converter) -> tuple[Any, ...
     return tuple(out)
 
 
-def _as_sqlite_stores(convert: Converter) -> Converter:
-    """``convert``, then what the sqlite3 module does to a timestamp it is given (its default
-    adapter: ISO format, space-separated), so that the driver gets the final text and does
-    not adapt the same timestamp again for every row."""
-
-    def converted(value: Any) -> Any:
-        out = convert(value)
-        return out.isoformat(" ") if isinstance(out, datetime) else out
-
-    return converted
-
-
 @functools.lru_cache(maxsize=256)
 def _compiled(
     dialect: Dialect, statement: Any, keys: tuple[str, ...], *, many: bool
@@ -124,6 +114,10 @@ def _compiled(
     (position, converter) for the values the driver cannot take as they are; and the values
     the statement itself holds (a LIMIT, a literal)."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=many)
+    if compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params:
+        # a column default computed in Python, or a parameter rendered at execution (an
+        # expanding IN list): SQLAlchemy's own execution does those, so use it instead
+        raise ValueError(f"give every column and no expanding parameter: {statement}")
     binds = compiled.positiontup if dialect.positional else list(compiled.binds)
     assert binds is not None
     names: list[str] = []
@@ -136,9 +130,9 @@ def _compiled(
             if bind.required or bind.callable is not None:
                 raise KeyError(f"no value for the parameter {bind.key!r}")
             fixed[bind.key] = bind.value
-        convert = bind.type.bind_processor(dialect)
+        # the dialect's own form of the type, as SQLAlchemy uses it (on SQLite, a timestamp
+        # becomes the text "YYYY-MM-DD HH:MM:SS.ffffff", microseconds always written)
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if convert is not None:
-            if dialect.driver == "pysqlite":
-                convert = _as_sqlite_stores(convert)
             converters.append((index, convert))
     return compiled.string, tuple(names), tuple(binds), tuple(converters), fixed
