@@ -229,9 +229,14 @@ class Poller:
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
         workers: int | None = None,
+        fork_workers: bool = False,
     ) -> None:
         """``workers``: processes that parse and match (None: :func:`default_workers`); with
-        0, a given ``clock`` or an in-memory database, that work runs in threads instead."""
+        0, a given ``clock`` or an in-memory database, that work runs in threads instead.
+
+        ``fork_workers``: fork them now if this process may (see ProcessorPool.start_early),
+        for a one-off poll; a long-running process spawns them on first use, so that they
+        inherit nothing of it (its listening sockets, say)."""
         self.config = config
         self.engine = engine
         self.fetcher = fetcher
@@ -262,7 +267,7 @@ class Poller:
             if workers > 0 and clock is None and not in_memory
             else None
         )
-        if self._pool is not None:
+        if self._pool is not None and fork_workers:
             self._pool.start_early()  # before the writer's thread: see its docstring
         self._writer = GroupWriter(engine) if engine.dialect.name == "sqlite" else None
 
@@ -803,7 +808,7 @@ async def poll_once(
     ]
     try:
         async with Fetcher(fetch_policy(config)) as fetcher:
-            poller = Poller(config, engine, fetcher, instance=instance)
+            poller = Poller(config, engine, fetcher, instance=instance, fork_workers=True)
             try:
                 reports += await poller.poll_many(claimed, on_done)
             finally:

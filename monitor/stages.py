@@ -227,7 +227,7 @@ class Processor:
                 candidates=[c for c in outcome.candidates if c.matched],
                 unmatched=[(c.key, c.hash) for c in outcome.candidates if not c.matched],
             )
-        return replace(parsed, items=(), drafts=()), outcome
+        return replace(parsed, items=(), drafts=(), item_digests=None), outcome  # in outcome
 
     def parse(self, source: SourceConfig, result: FetchResult) -> ParsedSource:
         from monitor.parse import parse_source
