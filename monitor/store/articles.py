@@ -102,12 +102,6 @@ def _insert_ignore_statement(dialect_name: str, table: Table, conflict: tuple[st
 # The lookups run for every new item, so they are built once, with bound parameters: building a
 # statement and its cache key on each call costs several times more than running it.
 _BY_URL_KEY = select(Article.id).where(Article.url_key == bindparam("url_key"))
-_BY_GUID = (
-    select(Sighting.article_id)
-    .join(Article, Article.id == Sighting.article_id)
-    .where(Sighting.source_id == bindparam("source_id"), Article.guid == bindparam("guid"))
-    .limit(1)
-)
 _BY_CONTENT = select(Article.id).where(Article.content_hash == bindparam("content_hash"))
 _EXACT_WAYS = ("url", "guid", "content")  # in order of precedence
 _EXACT_TWINS = union_all(
@@ -134,10 +128,6 @@ _SEEN = select(
 
 def article_by_url_key(connection: Connection, url_key: str) -> int | None:
     return connection.scalar(_BY_URL_KEY, {"url_key": url_key})
-
-
-def article_by_guid(connection: Connection, source_id: int, guid: str) -> int | None:
-    return connection.scalar(_BY_GUID, {"source_id": source_id, "guid": guid})
 
 
 def article_by_content(connection: Connection, content_hash: str) -> int | None:
