@@ -1047,10 +1047,10 @@ def _read_feed(
     if root is not None:
         result = _dispatch(root, base, max_items, has_xml_base)
         if result.drafts or max_items <= 0 or not _seems_to_have_items(text):
-            source, spans = _cut(content, text, codec)
-            if spans is None or len(spans) != len(result.drafts):
+            digests = _decoded_item_digests(content, text, codec, len(result.drafts))
+            if digests is None:
                 return result  # the next copy is read whole too
-            return replace(result, item_digests=tuple(_span_digests(source, spans)))
+            return replace(result, item_digests=tuple(digests))
         return _feedparser_fallback(content, base, content_type, max_items) or result
     if "<!ENTITY" in text:
         return _without_entity_declarations(text, base, max_items, has_xml_base, first_error)
@@ -1215,7 +1215,11 @@ def _span_digests(source: str | bytes, spans: list[tuple[int, int]]) -> list[byt
 def feed_item_digests(content: bytes, content_type: str | None, items: int) -> list[bytes] | None:
     """The digests of a feed's item elements, if it cuts into exactly ``items`` of them (what
     a strict :func:`parse_feed` gives as ``item_digests``)."""
-    text, codec = decode(content, content_type)
+    return _decoded_item_digests(content, *decode(content, content_type), items)
+
+
+def _decoded_item_digests(content: bytes, text: str, codec: str, items: int) -> list[bytes] | None:
+    """:func:`feed_item_digests` of ``content``, decoded with ``codec`` into ``text``."""
     source, spans = _cut(content, text, codec)
     if spans is None or len(spans) != items:
         return None
