@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
-import functools
 import ipaddress
 import random
 import socket
@@ -344,13 +343,6 @@ def _parse_url(raw: str, *, base: httpx.URL | None = None) -> httpx.URL:
     if not url.host:
         raise FetchError(f"invalid URL {raw!r}: no host")
     return url.copy_with(fragment=None) if url.fragment else url
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_configured_url(raw: str) -> httpx.URL:
-    """:func:`_parse_url` of a URL fetched again and again (a source's): parsed once, as
-    httpx.URL is immutable (a parse costs ~25 us, a poll of 1,000 sources asks 1,000)."""
-    return _parse_url(raw)
 
 
 # --------------------------------------------------------------------------- address checks
@@ -831,7 +823,7 @@ class Fetcher:
             sent["If-None-Match"] = etag
         if (last_modified := _header_safe(last_modified)) is not None:
             sent["If-Modified-Since"] = last_modified
-        first = _parse_configured_url(url)
+        first = _parse_url(url)
         if first.userinfo:  # user:password@ in a configured URL: HTTP Basic, never in the URL
             if not any(name.lower() == "authorization" for name in sent):
                 username, password = first.username, first.password or ""  # already decoded
