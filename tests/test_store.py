@@ -203,3 +203,54 @@ def test_driver_statements_fail_and_transact_as_sqlalchemy_ones(database_url: st
             assert connection.in_transaction()
     finally:
         engine.dispose()
+
+
+def test_seen_items_read_as_sqlalchemy_reads_them(database_url: str) -> None:
+    """The seen-items lookup goes to the driver: its rows, timestamps included (text on
+    SQLite), equal SQLAlchemy's, for any number of keys (the statement is padded to a power
+    of two, and split beyond 512)."""
+    engine = _engine(database_url)
+    first = datetime(2026, 11, 28, 5, 0, 0, 0, tzinfo=UTC)  # no microseconds
+    rows = [
+        {"source_id": source_id, "item_key": f"k{i:04d}", "item_hash": f"h{i}",
+         "article_id": None, "first_seen_at": first,
+         "last_seen_at": first + timedelta(seconds=i, microseconds=7 * i)}
+        for i in range(700)
+        for source_id in (1, 2)
+    ]  # fmt: skip
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(SeenItem), rows)
+        with engine.connect() as connection:
+            want = {
+                r.item_key: store.SeenRow(r.item_hash, r.article_id, r.last_seen_at)
+                for r in connection.execute(select(SeenItem).where(SeenItem.source_id == 1))
+            }
+            for count in (1, 2, 3, 50, 512, 513, 700):
+                keys = [f"k{i:04d}" for i in range(0, 2 * count, 2)] + ["absent"]
+                got = store.seen_items(connection, 1, keys)
+                assert got == {k: want[k] for k in keys if k in want}, count
+    finally:
+        engine.dispose()
+    assert got["k0002"].last_seen_at == first + timedelta(seconds=2, microseconds=14)
+    assert got["k0002"].last_seen_at.tzinfo is not None
+
+
+def test_a_read_only_connection_reads_through_the_driver_without_a_transaction(
+    database_url: str,
+) -> None:
+    """A read-only connection's statement runs alone: no transaction is begun (on SQLite a
+    transaction would pin the snapshot the writer's checkpoints have to keep)."""
+    from monitor.store.db import read_only
+    from monitor.store.driver import execute
+
+    engine = _engine(database_url)
+    twin = {"url_key": "k", "source_id": 1, "guid": None, "content_hash": None}
+    try:
+        with read_only(engine) as connection:
+            assert execute(connection, store._EXACT_TWIN, twin) == []
+            assert not connection.in_transaction()
+            assert store.seen_items(connection, 1, ["k"]) == {}
+            assert not connection.in_transaction()
+    finally:
+        engine.dispose()

@@ -118,12 +118,6 @@ _EXACT_TWIN = (
     .order_by(_EXACT_TWINS.c.way, _EXACT_TWINS.c.article_id)
     .limit(1)
 )
-_SEEN = select(
-    SeenItem.item_key, SeenItem.item_hash, SeenItem.article_id, SeenItem.last_seen_at
-).where(
-    SeenItem.source_id == bindparam("source_id"),
-    SeenItem.item_key.in_(bindparam("keys", expanding=True)),
-)
 
 
 def article_by_url_key(connection: Connection, url_key: str) -> int | None:
@@ -399,13 +393,33 @@ class SeenRow(NamedTuple):
 
 
 def seen_items(connection: Connection, source_id: int, keys: Sequence[str]) -> dict[str, SeenRow]:
-    """item_key -> SeenRow for the keys this source sent before (one query per 500 keys)."""
+    """item_key -> SeenRow for the keys this source sent before (one query per 512 keys)."""
     found: dict[str, SeenRow] = {}
-    for start in range(0, len(keys), 500):
-        chunk = list(keys[start : start + 500])
-        rows = connection.execute(_SEEN, {"source_id": source_id, "keys": chunk})
-        found.update({row[0]: SeenRow(row[1], row[2], row[3]) for row in rows})
+    for start in range(0, len(keys), _SEEN_CHUNK):
+        chunk = list(keys[start : start + _SEEN_CHUNK])
+        size = 1 << (len(chunk) - 1).bit_length()  # a few statements serve every chunk size
+        chunk += chunk[-1:] * (size - len(chunk))
+        values: dict[str, Any] = {f"key{i}": key for i, key in enumerate(chunk)}
+        values["source_id"] = source_id
+        for key, item_hash, article_id, last_seen_at in execute(
+            connection, _seen_statement(size), values
+        ):
+            found[key] = SeenRow(item_hash, article_id, last_seen_at)
     return found
+
+
+_SEEN_CHUNK = 512
+
+
+@functools.lru_cache(maxsize=16)
+def _seen_statement(keys: int) -> Any:
+    """The seen items of a source among ``keys`` keys (a parameter each, see _near_statement)."""
+    return select(
+        SeenItem.item_key, SeenItem.item_hash, SeenItem.article_id, SeenItem.last_seen_at
+    ).where(
+        SeenItem.source_id == bindparam("source_id"),
+        SeenItem.item_key.in_([bindparam(f"key{i}") for i in range(keys)]),
+    )
 
 
 def remember_items(

@@ -7,8 +7,9 @@ that SQLite answers in 2 us). A first poll of 1,000 feeds runs some 20,000 state
 writes 50,000 seen items and 160,000 LSH bands, so for those the statement is compiled once
 per dialect and set of keys, only the values that need it are converted, as SQLAlchemy would
 (a timestamp on SQLite, once per distinct value), and a cursor of the connection's own driver
-connection runs it, in the connection's transaction. Driver errors come out as SQLAlchemy's
-exceptions, as from any other statement. A dropped PostgreSQL connection is not marked
+connection runs it, in the connection's transaction; the columns of the rows it returns are
+converted as a SQLAlchemy result would. Driver errors come out as SQLAlchemy's exceptions, as
+from any other statement. A dropped PostgreSQL connection is not marked
 invalid here; the pool's pre-ping replaces it when it is next taken. Everything else goes
 through SQLAlchemy as usual.
 """
@@ -19,10 +20,12 @@ import functools
 import operator
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
+
+from monitor.store.db import READ_ONLY
 
 Converter = Callable[[Any], Any]
 
@@ -30,19 +33,29 @@ Converter = Callable[[Any], Any]
 def execute(
     connection: Connection, statement: Any, values: dict[str, Any]
 ) -> list[tuple[Any, ...]]:
-    """``connection.execute(statement, values).all()``, the rows as the driver returns them
-    (no result processing: fit for integers, text and bytes, not for timestamps on SQLite)."""
+    """``connection.execute(statement, values).all()``, as plain tuples: each column converted
+    as SQLAlchemy would (a timestamp on SQLite), and only the columns whose type needs it."""
     dialect = connection.dialect
-    sql, names, params, converters, fixed = _compiled(dialect, statement, tuple(values), many=False)
-    if fixed:
-        values = {**fixed, **values}
-    row = [values[name] for name in names]
-    for index, convert in converters:
+    plan = _compiled(dialect, statement, tuple(values), many=False)
+    if plan.fixed:
+        values = {**plan.fixed, **values}
+    row = [values[name] for name in plan.names]
+    for index, convert in plan.converters:
         if row[index] is not None:
             row[index] = convert(row[index])
     if dialect.positional:
-        return _run(connection, sql, tuple(row), many=False)
-    return _run(connection, sql, dict(zip(params, row, strict=True)), many=False)
+        rows = _run(connection, plan.sql, tuple(row), many=False)
+    else:
+        rows = _run(connection, plan.sql, dict(zip(plan.params, row, strict=True)), many=False)
+    if not plan.results or not rows:
+        return rows
+    out = []
+    for found in rows:
+        converted = list(found)
+        for index, convert in plan.results:
+            converted[index] = convert(converted[index])
+        out.append(tuple(converted))
+    return out
 
 
 def execute_many(connection: Connection, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -51,26 +64,30 @@ def execute_many(connection: Connection, statement: Any, rows: Sequence[dict[str
     if not rows:
         return
     dialect = connection.dialect
-    sql, names, params, converters, fixed = _compiled(dialect, statement, tuple(rows[0]), many=True)
-    if fixed:
-        rows = [{**fixed, **row} for row in rows]
-    take = operator.itemgetter(*names)
-    values: list[Any] = [(take(row),) for row in rows] if len(names) == 1 else list(map(take, rows))
-    if converters:
+    plan = _compiled(dialect, statement, tuple(rows[0]), many=True)
+    if plan.fixed:
+        rows = [{**plan.fixed, **row} for row in rows]
+    take = operator.itemgetter(*plan.names)
+    values: list[Any] = (
+        [(take(row),) for row in rows] if len(plan.names) == 1 else list(map(take, rows))
+    )
+    if plan.converters:
         columns = list(zip(*values, strict=True))
-        for index, convert in converters:
+        for index, convert in plan.converters:
             columns[index] = _convert_column(columns[index], convert)
         values = list(zip(*columns, strict=True))
     if dialect.positional:
-        _run(connection, sql, values, many=True)
+        _run(connection, plan.sql, values, many=True)
     else:
-        _run(connection, sql, [dict(zip(params, v, strict=True)) for v in values], many=True)
+        params = plan.params
+        _run(connection, plan.sql, [dict(zip(params, v, strict=True)) for v in values], many=True)
 
 
 def _run(connection: Connection, sql: str, params: Any, *, many: bool) -> list[tuple[Any, ...]]:
     """Run ``sql`` with a cursor of the driver connection under ``connection``, inside its
-    transaction (begun here if it has none yet, as SQLAlchemy would)."""
-    if not connection.in_transaction():
+    transaction (begun here if it has none yet, as SQLAlchemy would). A read-only connection
+    (see db.read_only) begins none: its statement runs alone, and never waits for the writer."""
+    if not connection.in_transaction() and not connection.get_execution_options().get(READ_ONLY):
         connection.begin()
     dialect = connection.dialect
     error = dialect.loaded_dbapi.Error
@@ -103,16 +120,20 @@ def _convert_column(column: Sequence[Any], convert: Converter) -> tuple[Any, ...
     return tuple(out)
 
 
+class _Plan(NamedTuple):
+    """How to run one statement for one dialect and set of keys."""
+
+    sql: str
+    names: tuple[str, ...]  # the keys it takes, in the order of its parameters
+    params: tuple[str, ...]  # the names of its parameters in the SQL (drivers taking names)
+    converters: tuple[tuple[int, Converter], ...]  # (position, converter) of values to convert
+    fixed: dict[str, Any]  # the values the statement itself holds (a LIMIT, a literal)
+    results: tuple[tuple[int, Converter], ...]  # (column, converter) of the rows it returns
+
+
 @functools.lru_cache(maxsize=256)
-def _compiled(
-    dialect: Dialect, statement: Any, keys: tuple[str, ...], *, many: bool
-) -> tuple[
-    str, tuple[str, ...], tuple[str, ...], tuple[tuple[int, Converter], ...], dict[str, Any]
-]:
-    """The SQL of ``statement`` for ``dialect`` given values for ``keys``; the keys it takes,
-    in order, and the names of its parameters in the SQL (for drivers that take them by name);
-    (position, converter) for the values the driver cannot take as they are; and the values
-    the statement itself holds (a LIMIT, a literal)."""
+def _compiled(dialect: Dialect, statement: Any, keys: tuple[str, ...], *, many: bool) -> _Plan:
+    """The plan of ``statement`` for ``dialect`` given values for ``keys``."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=many)
     if compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params:
         # a column default computed in Python, or a parameter rendered at execution (an
@@ -135,4 +156,11 @@ def _compiled(
         convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if convert is not None:
             converters.append((index, convert))
-    return compiled.string, tuple(names), tuple(binds), tuple(converters), fixed
+    results = []
+    for index, column in enumerate(compiled._result_columns):  # what a Result would apply
+        convert = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if convert is not None:
+            results.append((index, convert))
+    return _Plan(
+        compiled.string, tuple(names), tuple(binds), tuple(converters), fixed, tuple(results)
+    )
