@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import hashlib
 import html
 import io
 import json
@@ -33,6 +32,7 @@ from itertools import pairwise
 from typing import Any
 
 from lxml import etree
+from xxhash import xxh3_64_digest
 
 from monitor.errors import ParseError
 from monitor.items import Draft, Item, ParsedSource
@@ -1170,9 +1170,13 @@ def cut_items(text: str) -> tuple[str, list[str], str] | None:
 
 
 def item_digests(chunks: Iterable[str]) -> list[bytes]:
-    """8-byte digests of item elements as sent (see :func:`parse_feed_changes`)."""
-    # sha1 runs on the CPU's SHA instructions where it has them: 30% faster than blake2b here
-    return [hashlib.sha1(chunk.encode("utf-8", "surrogatepass")).digest()[:8] for chunk in chunks]
+    """8-byte digests of item elements as sent (see :func:`parse_feed_changes`).
+
+    XXH3 (64 bits): 0.3 us for a 4 KB item where sha1 took 2.5. A digest only tells a feed's
+    items apart from that feed's previous ones, so it need not resist forgery: a feed could
+    only hide a change of its own items from itself.
+    """
+    return [xxh3_64_digest(chunk.encode("utf-8", "surrogatepass")) for chunk in chunks]
 
 
 def _utf8_source(content: bytes, text: str, codec: str) -> bytes | None:
@@ -1201,15 +1205,12 @@ def _cut(content: bytes, text: str, codec: str) -> tuple[str | bytes, list[tuple
 
 def _span_digests(source: str | bytes, spans: list[tuple[int, int]]) -> list[bytes]:
     """:func:`item_digests` of the items at ``spans`` of ``source`` (a text, or its UTF-8)."""
-    sha1 = hashlib.sha1
     if isinstance(source, str):
         if not source.isascii():
-            return [
-                sha1(source[a:b].encode("utf-8", "surrogatepass")).digest()[:8] for a, b in spans
-            ]
+            return item_digests(source[a:b] for a, b in spans)
         source = source.encode("ascii")  # a character is a byte: the same spans
     view = memoryview(source)
-    return [sha1(view[a:b]).digest()[:8] for a, b in spans]
+    return [xxh3_64_digest(view[a:b]) for a, b in spans]
 
 
 def feed_item_digests(content: bytes, content_type: str | None, items: int) -> list[bytes] | None:
