@@ -65,6 +65,7 @@ from monitor.stages import (
 from monitor.store import articles as store
 from monitor.store import driver
 from monitor.store.schema import Poll, Source
+from monitor.store.search import index_pending
 from monitor.store.sources import ClaimedSource
 
 log = logging.getLogger("monitor.poll")
@@ -270,6 +271,20 @@ class Poller:
         if self._pool is not None and fork_workers:
             self._pool.start_early()  # before the writer's thread: see its docstring
         self._writer = GroupWriter(engine) if engine.dialect.name == "sqlite" else None
+
+    async def index_search(self) -> None:
+        """Index the articles stored so far for full-text search, in one batch (SQLite: see
+        monitor/store/search.py); a failure is logged, and the next call or search retries."""
+        if self._writer is None:
+            return
+        try:
+            await self._writer.write(index_pending, self._index_alone)
+        except Exception as exc:  # nothing is lost: the articles stay pending
+            log.warning("could not index the new articles for search: %s", exc)
+
+    def _index_alone(self) -> None:
+        with self.engine.begin() as connection:
+            index_pending(connection)
 
     def close(self) -> None:
         """Stop the worker processes, and the writer thread after the writes already queued."""
@@ -811,6 +826,7 @@ async def poll_once(
             poller = Poller(config, engine, fetcher, instance=instance, fork_workers=True)
             try:
                 reports += await poller.poll_many(claimed, on_done)
+                await poller.index_search()
             finally:
                 poller.close()
     finally:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Select, and_, exists, func, literal_column, or_, 
 from monitor.config import parse_duration
 from monitor.store.db import read_only
 from monitor.store.schema import Article, ArticleTopic, Sighting, Source
+from monitor.store.search import catch_up
 
 Sort = Literal["newest", "oldest", "relevance"]
 
@@ -189,6 +190,8 @@ def build_query(engine: Engine, filters: QueryFilter) -> Select[Any]:
 
 def find_articles(engine: Engine, filters: QueryFilter) -> list[ArticleView]:
     """The articles that pass `filters`, in the requested order, with topics and sightings."""
+    if filters.search:
+        catch_up(engine)  # the articles stored since the last poll ended
     with read_only(engine) as connection:
         ids = list(connection.execute(build_query(engine, filters)).scalars())
         return load_articles(connection, ids)

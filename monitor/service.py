@@ -1,11 +1,13 @@
 """`monitor run`: the background service.
 
-APScheduler (AsyncIOScheduler) drives three jobs in one process:
+APScheduler (AsyncIOScheduler) drives four jobs in one process:
 - the dispatcher, every `dispatch_interval`: renews the leases of the polls in flight, claims the
   sources that are due (an atomic conditional UPDATE, so several instances sharing one PostgreSQL
   database each poll a due source exactly once) and starts their polls;
 - the daily digest at `digest.time` in `digest.timezone`, written by exactly one instance (the
   `digests` row is the claim), plus any day missed while the service was down;
+- on SQLite, every minute: index the articles stored meanwhile for full-text search, in one
+  batch (monitor/store/search.py; a search indexes what is still waiting first);
 - housekeeping: prune old seen-item keys and poll history, let SQLite optimise itself.
 
 The database holds all state (next poll times, backoff, validators, leases), so a restart resumes
@@ -47,6 +49,7 @@ from monitor.store.sources import (
 )
 
 log = logging.getLogger("monitor.service")
+SEARCH_INDEX_SECONDS = 60  # new articles wait at most this long for the search index
 
 
 def instance_name() -> str:
@@ -99,6 +102,7 @@ class Service:
             scheduler.shutdown(wait=False)
             catch_up.cancel()
             await self._drain()
+            await self.poller.index_search()
             # the writes still queued, then the parse workers
             await asyncio.to_thread(self.poller.close)
         if server is not None:
@@ -151,6 +155,13 @@ class Service:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=3600,
+        )
+        scheduler.add_job(
+            self.index_search,
+            IntervalTrigger(seconds=SEARCH_INDEX_SECONDS),
+            id="search-index",
+            max_instances=1,
+            coalesce=True,
         )
         scheduler.add_job(
             self.housekeeping,
@@ -259,6 +270,11 @@ class Service:
             return
         for day in days:
             await self.write_digest_job(day)
+
+    async def index_search(self) -> None:
+        """Index the articles stored in the last minute for full-text search, in one batch."""
+        if self.poller is not None:
+            await self.poller.index_search()
 
     async def housekeeping(self) -> None:
         try:

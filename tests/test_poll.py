@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from monitor.store import search
 from monitor.store.db import make_engine
 from monitor.store.schema import Article, ArticleRevision, Poll, SeenItem, Sighting, Source
 from tests.conftest import run_monitor
@@ -105,6 +106,7 @@ def test_poll_stores_matching_items_once_and_recognises_copies(
         assert reasons["https://copycat.example/haiti/rubio-kenya"] in {"near", "content"}
         assert connection.scalar(select(func.count()).select_from(SeenItem)) == 4
         assert connection.scalar(select(func.count()).select_from(Poll)) == 2
+        assert search.pending(connection) == 0  # the poll indexed its articles (and the seed)
 
     # the second poll: outlet-a answers 304, outlet-b sends the same items again
     code, reports, err = poll(workdir, env)
