@@ -77,7 +77,7 @@ _SITE_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[^|\u2013\u2014-]{2,60}$")
 
 def _check_html(content: bytes, content_type: str | None) -> None:
     """Refuse bodies that are not HTML pages (PDF, images, archives)."""
-    if not content or not content.strip():
+    if not content or content.isspace():
         raise ParseError("empty document: the server sent no content")
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype.startswith(_NOT_HTML_TYPES) or content.lstrip()[:4].startswith(_BINARY_MAGIC):

@@ -1027,7 +1027,7 @@ def parse_feed(
 def _read_feed(
     content: bytes, base_url: str, content_type: str | None, max_items: int
 ) -> ParsedSource:
-    if not content or not content.strip():
+    if not content or content.isspace():  # strip() would copy the whole document
         raise ParseError("empty document: the server sent no content")
     text, codec = decode(content, content_type)
     head = text.lstrip()[:1]

@@ -99,7 +99,7 @@ def parse_listing(
     page, an invalid selector, or an item selector that matches nothing (the site's layout
     probably changed, and silence would hide it).
     """
-    if not content or not content.strip():
+    if not content or content.isspace():
         raise ParseError("empty document: the server sent no content")
     text, _codec = decode(content, content_type)
     tree = LexborHTMLParser(text)

@@ -90,7 +90,7 @@ def parse_sitemap(
     """
     if content[:2] == GZIP_MAGIC:
         content = gunzip_capped(content)
-    if not content or not content.strip():
+    if not content or content.isspace():
         raise ParseError("empty document: the server sent no content")
     text, _codec = decode(content, content_type)
     if looks_like_html(text):
