@@ -432,6 +432,14 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
 
 
+def _skeleton_bytes(text: str) -> bytes:
+    """``skeleton(text).encode("ascii")``, with fewer copies (ASCII lower case is the same on
+    bytes and on str)."""
+    if text.isascii():
+        return text.encode("ascii").lower()
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").lower()
+
+
 def _fold_phrase(phrase: str) -> str:
     """The folded form of a rule phrase, as it must appear in a folded text."""
     return " ".join(fold(clean(phrase)).split())
@@ -585,6 +593,10 @@ class _Prefilter:
     item's text is full of common words such as "security" or "port", and every occurrence the
     scan reports costs time. The other words of a spelling whose anchor occurs are then looked
     up in the text directly, which gives the same answer.
+
+    With ahocorasick_rs the scan is a leftmost-longest one over the skeleton's bytes: 3-4x
+    faster than an overlapping scan (it skips ahead with SIMD where that one steps through every
+    byte), and the anchors it passes over are recovered exactly (see :meth:`_anchors`).
     """
 
     def __init__(self, keys: Iterable[str], backend: str) -> None:
@@ -605,16 +617,40 @@ class _Prefilter:
             rest = tuple(sorted(need - {anchor}))
             self._anchored.setdefault(anchor, []).append(rest)
         words = sorted(self._anchored)
+        self._words = words
         self._auto: Any = None
         self._rs: Any = None
         self._regex: re.Pattern[str] | None = None
         self._prefixes: dict[str, tuple[str, ...]] = {}
+        # For ahocorasick_rs, per anchor (by index in words), as bytes: the anchors inside it,
+        # the anchors that can start inside it and end after it (with the number of bytes
+        # they share with its end), and the other words of each of its spellings.
+        self._inside: list[tuple[int, ...]] = []
+        self._overhangs: list[tuple[tuple[bytes, int, int], ...]] = []
+        self._rests: list[tuple[tuple[bytes, ...], ...]] = []
         if not words:
             return
         if backend == "aho" and ahocorasick_rs is not None:
             # ahocorasick_rs scans 4x faster than pyahocorasick (5.5 vs 22 us for a 3.5 KB
-            # item), and this scan runs on every new item of every feed.
-            self._rs = ahocorasick_rs.AhoCorasick(words)
+            # item, overlapping), and this scan runs on every new item of every feed.
+            raw = [w.encode("ascii") for w in words]
+            self._rs = ahocorasick_rs.BytesAhoCorasick(
+                raw, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+            )
+            self._inside = [tuple(j for j, x in enumerate(raw) if x in w) for w in raw]
+            self._overhangs = [
+                tuple(
+                    (x, j, k)
+                    for j, x in enumerate(raw)
+                    for k in range(1, min(len(w), len(x)))
+                    if w.endswith(x[:k])
+                )
+                for w in raw
+            ]
+            self._rests = [
+                tuple(tuple(r.encode("ascii") for r in rest) for rest in self._anchored[w])
+                for w in words
+            ]
         elif backend == "aho":
             self._auto = ahocorasick.Automaton()
             for word in words:
@@ -625,8 +661,12 @@ class _Prefilter:
             self._prefixes = {w: tuple(p for p in words if w.startswith(p)) for w in words}
 
     def _words_in(self, text: str) -> set[str]:
+        """The anchors that occur in the skeleton ``text``."""
         if self._rs is not None:
-            return set(self._rs.find_matches_as_strings(text, overlapping=True))
+            skel = text.encode("ascii")
+            return {
+                self._words[j] for j in self._anchors(skel, self._rs.find_matches_as_indexes(skel))
+            }
         if self._auto is not None:
             return {word for _, word in self._auto.iter(text)}
         found: set[str] = set()
@@ -635,10 +675,46 @@ class _Prefilter:
                 found.update(self._prefixes[m.group(1)])
         return found
 
+    def _anchors(self, skel: bytes, hits: Iterable[tuple[int, int, int]]) -> set[int]:
+        """Every anchor (by index) that occurs in ``skel`` where the leftmost-longest scan
+        reported ``hits``: in all of ``skel``, or in the part of it that the hits are in, if
+        no anchor crosses the part's ends.
+
+        From where its last match ended, the scan reports the match that starts first, the
+        longest of those. So an occurrence X of an anchor that it passes over lies partly in a
+        reported match M that starts before X, or at X and is longer: either X ends in M, and it
+        is one of the anchors inside M's, or X starts in M and ends after it, and an end of M's
+        anchor is the start of X's. Those are looked for in ``skel`` where they would be.
+        """
+        found: set[int] = set()
+        inside = self._inside
+        overhangs = self._overhangs
+        for m, _, end in hits:
+            found.update(inside[m])
+            for other, j, k in overhangs[m]:
+                if j not in found and skel.startswith(other, end - k):
+                    found.add(j)
+        return found
+
+    def _spelled(self, skel: bytes, anchors: Iterable[int], lo: int, hi: int) -> bool:
+        """Are all the other words of a spelling of one of ``anchors`` in ``skel[lo:hi]``?"""
+        find = skel.find
+        for a in anchors:
+            for rest in self._rests[a]:
+                if all(find(word, lo, hi) >= 0 for word in rest):
+                    return True
+        return False
+
     def any(self, text: str) -> bool:
         """Could ``text`` contain a term: are all the words of some spelling in it?"""
         if self._always:
             return True
+        if self._rs is not None:
+            skel_bytes = _skeleton_bytes(text)
+            hits = self._rs.find_matches_as_indexes(skel_bytes)
+            return bool(hits) and self._spelled(
+                skel_bytes, self._anchors(skel_bytes, hits), 0, len(skel_bytes)
+            )
         skel = skeleton(text)
         for anchor in self._words_in(skel):
             for rest in self._anchored[anchor]:

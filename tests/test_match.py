@@ -739,3 +739,175 @@ def test_prefilter_never_hides_a_match(
     body = " ".join(pieces)
     m = matcher(backend)
     assert m.match(body=body) == m.explain(body=body).result
+
+
+# --- the prefilter's scan (leftmost-longest, with the anchors it passes over recovered) --------
+
+
+def needs_met(m: Matcher, text: str) -> bool:
+    """What could_match answers, the slow way: are all the words of some spelling in the text?"""
+    prefilter = m._prefilter
+    skel = skeleton(decode(text))
+    return prefilter._always or any(all(w in skel for w in need) for need in prefilter._needs)
+
+
+# Texts that try the prefilter's decoding and scan: entities cut short, characters that compose
+# or decompose, invisible characters, anchors inside and overlapping other anchors.
+TRICKY_TEXTS = [
+    "",
+    "\n\n",
+    "Haiti",
+    "Haïti",
+    "Haití",
+    "HAÏTI",
+    "Ha\u0308iti",  # a combining diaeresis: NFC makes ä
+    "\u0308iti",  # a combining mark first: it must not compose with the text before
+    "\u0301Kenya",
+    "Hai\u00adti",
+    "Hai\u200bti",
+    "\u2060Ken\ufeffya",
+    "Ha&iuml;ti",
+    "Ha&amp;iuml;ti",
+    "Ha&iuml",
+    "&am",
+    "&amp",
+    "p;Kenya",
+    "&#23",
+    "&#72",
+    "aiti",
+    "&#x4",
+    "8;aiti",
+    "&#",
+    "&",
+    "Hai",
+    "ti",
+    "Ken",
+    "ya",
+    "mult",
+    "Multi",
+    "national security support",
+    "Multi-National Security Support",
+    "Multinational Security",
+    "Support",
+    "Port",
+    "au-Prince",
+    "Port-au-Prince",
+    "Puerto",
+    "Príncipe",
+    "Gang Suppression Force",
+    "Force de répression des gangs",
+    "multinationalhaitianskenyans mss",
+    "haitianational",
+    "mhaitianas wakenyanes keniayiti",
+    "\u1100",  # Hangul jamo: L + V + T compose in NFC
+    "\u1161\u11a8",
+    "Kenya\x00",
+    "\x00",
+    "a\x00Haiti\x00b",
+    "Kenya Moore and Kenya Barris",
+    "MSS",
+    "mss clamping",
+]
+
+
+def _document_texts() -> list[str]:
+    """draft_text of every item of the feed fixtures, and of the hidden-match bodies."""
+    from monitor.errors import ParseError
+    from monitor.parse.feeds import draft_text, parse_feed
+    from tests.test_parse_feeds import HIDDEN_MATCHES, NO_MATCHES, _rss
+
+    documents = [
+        p.read_bytes()
+        for p in sorted((DATA.parent / "fixtures" / "feeds").iterdir())
+        if p.is_file()
+    ]
+    for body in HIDDEN_MATCHES + NO_MATCHES:
+        escaped = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        documents.append(
+            _rss(
+                '<item xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+                f"<title>Deployment news</title><guid>a</guid><description>{escaped}</description>"
+                f"<content:encoded><![CDATA[{body}]]></content:encoded></item>"
+            )
+        )
+    texts = list(HIDDEN_MATCHES + NO_MATCHES)
+    for document in documents:
+        try:
+            parsed = parse_feed(document, base_url="https://base.example.org/", lazy=True)
+        except ParseError:
+            continue
+        texts.extend(draft_text(d) for d in parsed.drafts)
+    return texts
+
+
+@cache
+def prefilter_texts() -> tuple[str, ...]:
+    items = ["\n".join(item.get(k, "") for k in ("title", "summary", "body")) for item in corpus()]
+    return (*_document_texts(), *TRICKY_TEXTS, *items)
+
+
+def slow_prefilter_matcher() -> Matcher:
+    """The aho backend with pyahocorasick scanning for the prefilter."""
+    import monitor.match as match_module
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(match_module, "ahocorasick_rs", None)
+        return Matcher(shipped_rules(), backend="aho")
+
+
+def test_could_match_answers_as_the_words_of_a_spelling_say() -> None:
+    """On every fixture item, hidden-match body, corpus item and tricky text, the prefilter of
+    each backend answers exactly "are all the words of some spelling in the text"."""
+    texts = list(prefilter_texts())
+    assert len(texts) > 300
+    rs, regex, slow = matcher("aho"), matcher("regex"), slow_prefilter_matcher()
+    assert rs._prefilter._rs is not None and slow._prefilter._auto is not None
+    expected = [needs_met(rs, t) for t in texts]
+    assert 30 < sum(expected) < len(texts) - 30  # both answers, many times
+    for m in (rs, regex, slow):
+        assert [m.could_match(t) for t in texts] == expected
+
+
+_FRAGMENTS = [
+    "&", "&am", "amp", "amp;", ";", "&#", "72", "23", "x4", "&#x", "&lt", "lt;", "nbsp", "iuml;",
+    "Ha", "iti", "Hai", "ti", "Kenya", "Ken", "ya", "Port", "Prince", "Multi", "national",
+    "Security", "Support", "MSS", "ï", "í", "I\u0308", "\u0301", "\u0308", "\u00ad", "\u200b",
+    "\ufeff", "\u2060", "\x00", "\u1100", "\u1161", "\u11a8", "ﬁ", "Σ", " ", "-", "\n", "<b>",
+]  # fmt: skip
+_glued = st.lists(st.sampled_from(_FRAGMENTS), max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_glued | st.text(max_size=24))
+def test_the_byte_skeleton_is_the_skeleton(text: str) -> None:
+    from monitor.match import _skeleton_bytes
+
+    assert _skeleton_bytes(text) == skeleton(text).encode("ascii")
+    assert _skeleton_bytes(decode(text)) == skeleton(decode(text)).encode("ascii")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_glued)
+def test_could_match_on_glued_fragments(text: str) -> None:
+    m = matcher("aho")
+    assert m.could_match(text) == needs_met(m, text)
+
+
+def _anchor_pieces() -> list[str]:
+    anchors = sorted(matcher("aho")._prefilter._anchored)
+    return (
+        anchors
+        + [a[:k] for a in anchors for k in range(1, len(a))]
+        + [a[k:] for a in anchors for k in range(1, len(a))]
+        + [" ", "x"]
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.data())
+def test_the_leftmost_scan_finds_every_anchor(data: st.DataObject) -> None:
+    """Anchors inside, overlapping and following each other are all found (see _anchors)."""
+    pieces = data.draw(st.lists(st.sampled_from(_anchor_pieces()), max_size=10))
+    skel = "".join(pieces)
+    prefilter = matcher("aho")._prefilter
+    assert prefilter._words_in(skel) == {a for a in prefilter._anchored if a in skel}, skel
