@@ -2,12 +2,13 @@
 
 Indexing an article as it was stored cost about 290 us: tokenizing it, and above all the
 index segment that every small transaction wrote and merged. Indexing the articles of a
-whole poll in one statement costs about 100 us each. So a stored article is only listed in
-``search_pending`` (a trigger, migration 0005), and :func:`index_pending` indexes the list:
-at the end of ``monitor poll``, every minute in the service, and before a search (so a
-search always covers every stored article). Edits and deletions of indexed articles reach
-the index at once, through triggers. PostgreSQL maintains its own index (a GIN index on a
-tsvector): there is nothing to do there.
+whole poll in one statement costs 45-100 us each (the 2,526 articles of a first poll of
+1,000 farm feeds: 0.11 s). So a stored article is only listed in ``search_pending`` (a
+trigger, migration 0005), and :func:`index_pending` indexes the list: at the end of
+``monitor poll``, every minute in the service, and before a search (so a search always
+covers every stored article). Edits and deletions of indexed articles reach the index at
+once, through triggers. PostgreSQL maintains its own index (a GIN index on a tsvector):
+there is nothing to do there.
 """
 
 from __future__ import annotations
