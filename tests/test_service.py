@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from monitor.store import search
 from monitor.store.db import make_engine
 from monitor.store.schema import Article, Digest, Poll, Sighting, Source
 from tests.conftest import run_monitor
@@ -140,6 +141,12 @@ def test_sigterm_stops_cleanly_and_releases_leases(
     assert "leases released" in service.output()
     assert count(sqlite_url, Source, Source.lease_owner.is_not(None)) == 0
     assert count(sqlite_url, Article, Article.is_seed.is_(False)) == 1  # three copies, one article
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            assert search.pending(connection) == 0  # indexed for search as the service stopped
+    finally:
+        engine.dispose()
 
 
 def test_a_second_signal_exits_at_once(
