@@ -769,3 +769,19 @@ def test_a_large_body_reads_the_same_with_and_without_a_declared_length(
     declared = run(fetch_one(hostile_server.url("/declared"), transport=transport))
     pieces = run(fetch_one(hostile_server.url("/chunked"), transport=transport))
     assert declared.content == pieces.content == body
+
+
+def test_importing_the_fetcher_leaves_httpx_command_line_client_out() -> None:
+    """httpx's CLI (rich, pygments) is not imported with it: start-up of every poll."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, monitor.fetch, httpx; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'pygments'}), "
+        "callable(httpx.main))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["[]", "True"], result.stdout + result.stderr
