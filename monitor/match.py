@@ -676,9 +676,8 @@ class _Prefilter:
         return found
 
     def _anchors(self, skel: bytes, hits: Iterable[tuple[int, int, int]]) -> set[int]:
-        """Every anchor (by index) that occurs in ``skel`` where the leftmost-longest scan
-        reported ``hits``: in all of ``skel``, or in the part of it that the hits are in, if
-        no anchor crosses the part's ends.
+        """Every anchor (by index) that occurs in ``skel``, where the leftmost-longest scan
+        reported ``hits``.
 
         From where its last match ended, the scan reports the match that starts first, the
         longest of those. So an occurrence X of an anchor that it passes over lies partly in a
@@ -696,12 +695,11 @@ class _Prefilter:
                     found.add(j)
         return found
 
-    def _spelled(self, skel: bytes, anchors: Iterable[int], lo: int, hi: int) -> bool:
-        """Are all the other words of a spelling of one of ``anchors`` in ``skel[lo:hi]``?"""
-        find = skel.find
+    def _spelled(self, skel: bytes, anchors: Iterable[int]) -> bool:
+        """Are all the other words of a spelling of one of ``anchors`` in ``skel``?"""
         for a in anchors:
             for rest in self._rests[a]:
-                if all(find(word, lo, hi) >= 0 for word in rest):
+                if all(word in skel for word in rest):
                     return True
         return False
 
@@ -712,9 +710,7 @@ class _Prefilter:
         if self._rs is not None:
             skel_bytes = _skeleton_bytes(text)
             hits = self._rs.find_matches_as_indexes(skel_bytes)
-            return bool(hits) and self._spelled(
-                skel_bytes, self._anchors(skel_bytes, hits), 0, len(skel_bytes)
-            )
+            return bool(hits) and self._spelled(skel_bytes, self._anchors(skel_bytes, hits))
         skel = skeleton(text)
         for anchor in self._words_in(skel):
             for rest in self._anchored[anchor]:
