@@ -118,7 +118,8 @@ def main() -> None:
         changes = feeds.parse_feed_changes(body, base_url=BASE, content_type=CONTENT_TYPE, known=kn)
         assert changes is not None and len(changes[0].drafts) == len(fresh) == 2
         if by_spans:
-            source, spans = feeds._cut(body, *decode(body, CONTENT_TYPE))
+            text, codec = decode(body, CONTENT_TYPE)
+            source, spans = feeds._cut(feeds._utf8_source(body, text, codec), text)
             elsewhere.append((changes[0].drafts, source, spans, fresh))
         else:
             new = [cut[1][i] for i in fresh]

@@ -1039,15 +1039,16 @@ def _read_feed(
         raise ParseError("not a feed: the document is neither XML nor JSON")
     base = base_url or None
     has_xml_base = "xml:base" in text
+    utf8 = _utf8_source(content, text, codec)
     try:
-        root = _parse_decoded(text, base, _utf8_source(content, text, codec))
+        root = _parse_decoded(text, base, utf8)
     except etree.XMLSyntaxError as exc:
         first_error = exc
         root = None
     if root is not None:
         result = _dispatch(root, base, max_items, has_xml_base)
         if result.drafts or max_items <= 0 or not _seems_to_have_items(text):
-            digests = _decoded_item_digests(content, text, codec, len(result.drafts))
+            digests = _decoded_item_digests(utf8, text, len(result.drafts))
             if digests is None:
                 return result  # the next copy is read whole too
             return replace(result, item_digests=tuple(digests))
@@ -1192,14 +1193,13 @@ def _utf8_source(content: bytes, text: str, codec: str) -> bytes | None:
     return None
 
 
-def _cut(content: bytes, text: str, codec: str) -> tuple[str | bytes, list[tuple[int, int]] | None]:
-    """Where :func:`cut_items` cuts ``text`` (decoded from ``content`` with ``codec``), in the
-    UTF-8 bytes when they are ``content`` (no copy of the text to encode), else in ``text``."""
-    data = _utf8_source(content, text, codec)
-    if data is not None:
-        spans = _utf8_item_spans(data)
+def _cut(utf8: bytes | None, text: str) -> tuple[str | bytes, list[tuple[int, int]] | None]:
+    """Where :func:`cut_items` cuts ``text``, in its UTF-8 bytes when known (``utf8``, see
+    _utf8_source: no copy of the text to encode), else in ``text``."""
+    if utf8 is not None:
+        spans = _utf8_item_spans(utf8)
         if not isinstance(spans, _Unsure):
-            return data, spans
+            return utf8, spans
     return text, _item_spans(text)
 
 
@@ -1216,12 +1216,13 @@ def _span_digests(source: str | bytes, spans: list[tuple[int, int]]) -> list[byt
 def feed_item_digests(content: bytes, content_type: str | None, items: int) -> list[bytes] | None:
     """The digests of a feed's item elements, if it cuts into exactly ``items`` of them (what
     a strict :func:`parse_feed` gives as ``item_digests``)."""
-    return _decoded_item_digests(content, *decode(content, content_type), items)
+    text, codec = decode(content, content_type)
+    return _decoded_item_digests(_utf8_source(content, text, codec), text, items)
 
 
-def _decoded_item_digests(content: bytes, text: str, codec: str, items: int) -> list[bytes] | None:
-    """:func:`feed_item_digests` of ``content``, decoded with ``codec`` into ``text``."""
-    source, spans = _cut(content, text, codec)
+def _decoded_item_digests(utf8: bytes | None, text: str, items: int) -> list[bytes] | None:
+    """:func:`feed_item_digests` of a decoded ``text``, whose UTF-8 is ``utf8`` when known."""
+    source, spans = _cut(utf8, text)
     if spans is None or len(spans) != items:
         return None
     return _span_digests(source, spans)
@@ -1246,7 +1247,7 @@ def parse_feed_changes(
     text, codec = decode(content, content_type)
     if text.lstrip()[:1] != "<":
         return None
-    source, spans = _cut(content, text, codec)
+    source, spans = _cut(_utf8_source(content, text, codec), text)
     if spans is None or len(spans) > max_items:
         return None
     digests = _span_digests(source, spans)
