@@ -9,9 +9,9 @@ per dialect and set of keys, only the values that need it are converted, as SQLA
 (a timestamp on SQLite, once per distinct value), and a cursor of the connection's own driver
 connection runs it, in the connection's transaction; the columns of the rows it returns are
 converted as a SQLAlchemy result would. Driver errors come out as SQLAlchemy's exceptions, as
-from any other statement. A dropped PostgreSQL connection is not marked
-invalid here; the pool's pre-ping replaces it when it is next taken. Everything else goes
-through SQLAlchemy as usual.
+from any other statement. A dropped PostgreSQL connection is not marked invalid here; the
+pool's pre-ping replaces it when it is next taken. Everything else goes through SQLAlchemy as
+usual.
 """
 
 from __future__ import annotations
