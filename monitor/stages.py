@@ -28,6 +28,11 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
+
 from sqlalchemy import Engine
 
 from monitor.config import Config, SourceConfig, topic_rules
@@ -49,6 +54,9 @@ log = logging.getLogger("monitor.stages")
 MAX_WORKERS = 4
 PARSE_TIME_LIMIT = 120.0  # seconds one document may take in a worker (10 MB take under 10)
 PARENT_CHECK_SECONDS = 0.5
+# Capacity of the pipes to and from the workers (Linux's default is 64 KB; an unprivileged
+# process may raise it to /proc/sys/fs/pipe-max-size, 1 MB by default). See _widen_pipes.
+PIPE_BYTES = 1 << 20
 
 
 def item_key(item: Item) -> str:
@@ -332,6 +340,26 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
+def _widen_pipes(executor: ProcessPoolExecutor) -> None:
+    """Let the pipes to and from the workers hold a whole feed (:data:`PIPE_BYTES`).
+
+    A 200 KB document does not fit Linux's default 64 KB pipe: the sending thread blocks
+    until the worker has read part of it, and the two processes take turns four times per
+    document. One write instead took a tenth off the wall time of a cold and a warm poll of
+    1,000 feeds. Where the pipes cannot be widened (not Linux, a lower system limit, another
+    version of concurrent.futures), they stay as they are.
+    """
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    for queue in ("_call_queue", "_result_queue"):
+        writer = getattr(getattr(executor, queue, None), "_writer", None)
+        try:
+            fcntl.fcntl(writer.fileno(), set_size, PIPE_BYTES)  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            log.debug("the %s pipe keeps its size", queue.strip("_"))
+
+
 def _work(
     claimed: ClaimedSource, source_name: str, result: FetchResult, match: bool
 ) -> tuple[ParsedSource, Outcome | None]:
@@ -413,6 +441,7 @@ class ProcessorPool:
             initializer=_start_worker,
             initargs=(*self._initargs, slots, taken),
         )
+        _widen_pipes(executor)
         try:
             # A process starts on a submission that finds no idle one: one task per worker
             # starts them all. A forked pool forks them within submit(), before it starts its

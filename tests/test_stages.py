@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -278,6 +279,40 @@ def test_a_forked_worker_gives_what_a_thread_gives(engine_url: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipe sizes are set on Linux only")
+def test_the_pipes_to_the_workers_hold_a_whole_feed(engine_url: str) -> None:
+    """A 200 KB document goes to a worker in one write: the pool widens both pipes (to the
+    workers and back) to PIPE_BYTES, and a document larger than that still arrives whole."""
+    import fcntl
+
+    from monitor import stages
+
+    if int(Path("/proc/sys/fs/pipe-max-size").read_text()) < stages.PIPE_BYTES:
+        pytest.skip("this system caps pipes below PIPE_BYTES")
+    cfg = config()
+    engine = make_engine(engine_url)
+    pool = ProcessorPool(cfg, engine, workers=1)
+    big = document()
+    filler = "<!-- " + "x" * (2 * stages.PIPE_BYTES) + " -->"
+    big = replace(big, content=big.content.replace(b"<channel>", f"<channel>{filler}".encode()))
+
+    async def scenario() -> tuple[Any, Any]:
+        executor = await pool._executor()
+        sizes = [
+            fcntl.fcntl(queue._writer.fileno(), fcntl.F_GETPIPE_SZ)
+            for queue in (executor._call_queue, executor._result_queue)
+        ]
+        return sizes, await pool.parse_split_match(claimed(), cfg.source("outlet"), big, True)
+
+    try:
+        sizes, (_, outcome) = asyncio.run(scenario())
+    finally:
+        pool.close()
+        engine.dispose()
+    assert sizes == [stages.PIPE_BYTES, stages.PIPE_BYTES]
+    assert outcome is not None and outcome.items_new == 2
 
 
 def test_what_workers_send_back_pickles_to_equal_objects() -> None:
