@@ -151,7 +151,8 @@ class Settings(_Strict):
     max_backoff: Duration = timedelta(hours=6)
     jitter: float = Field(0.1, ge=0, le=0.5)  # fraction of the interval
     concurrency: int = Field(32, ge=1, le=1024)
-    # processes that parse and match fetched documents; "auto": one per core beyond the first
+    # processes that parse and match fetched documents; "auto": one per core (at most 4), none
+    # on a single core
     parse_workers: int | Literal["auto"] = "auto"
     per_host: int = Field(2, ge=1, le=64)
     min_host_delay: Duration = timedelta(seconds=0)

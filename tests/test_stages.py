@@ -339,3 +339,15 @@ def test_what_workers_send_back_pickles_to_equal_objects() -> None:
     older = object.__new__(Item)
     older.__setstate__(state)  # type: ignore[attr-defined]
     assert older == item
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(None, 0), (1, 0), (2, 2), (3, 3), (16, 4)])
+def test_auto_starts_one_worker_per_core(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, workers: int
+) -> None:
+    """parse_workers "auto": a worker per core (the main process fetches and writes beside
+    them), at most MAX_WORKERS, and none on a single core or an unknown count."""
+    from monitor import stages
+
+    monkeypatch.setattr(stages.os, "cpu_count", lambda: cores)
+    assert stages.default_workers() == workers
