@@ -20,8 +20,9 @@ only) is started, then, in this order and against the same farm:
   inside the process (so its interpreter start-up is *not* counted, unlike the monitor's).
 
 Wall time, CPU time (user+sys of the child and the children it waited for, from ``os.wait4``),
-items/s and peak RSS (of the largest process, and of the monitor with its parse workers
-together, sampled every 50 ms) are
+items/s and peak memory (the RSS of the largest process; for the monitor with its parse
+workers together, sampled every 50 ms, the sum of their RSS, which counts each shared page once
+per process, and the sum of their PSS, which divides it among them) are
 printed as a table with the ratios, and appended as JSON lines to
 ``benchmarks/results/poll-<time>.jsonl`` (git-ignored). Each monitor cycle is checked: every
 source polled without error, every item read, and the matched items equal to the farm's
@@ -32,6 +33,10 @@ concurrency and sets ``min_host_delay: 0s``: with the shipped politeness limits 
 per host, 1 s apart) a single host would dominate every number. Configured URLs are trusted,
 so the farm on 127.0.0.1 needs no ``allow_private_addresses``. The topics are the shipped
 ones from sources.yaml.
+
+Before measuring, the monitor's modules are compiled to bytecode (``compileall``), as ``pip
+install`` does for an installed package: an editable checkout run with
+``PYTHONDONTWRITEBYTECODE`` set would otherwise compile its sources again in every cycle.
 
 This module uses only the standard library at import time: the floor runs it again as a
 child (``--child floor``) with the monitor's Python, and reader runs it with the reader
@@ -87,28 +92,39 @@ class Child:
     stderr: str
     timed_out: bool = False
     tree_rss_mb: float | None = None  # the process and its children together (sampled peak)
+    tree_pss_mb: float | None = None  # the same, each shared page divided among its sharers
 
 
 RSS_SAMPLE_S = 0.05
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 
 
-def tree_rss_kb(pid: int) -> int | None:
-    """Resident memory of ``pid`` and all its descendants (Linux /proc); None elsewhere."""
+def tree_memory_kb(pid: int) -> tuple[int, int | None] | None:
+    """Memory of ``pid`` and all its descendants (Linux /proc): (RSS, PSS) in KB, or None
+    elsewhere. The RSS sum counts the pages the processes share (the interpreter, libraries,
+    what parse workers inherit from the fork) once per process; PSS divides each shared page
+    among its sharers, so its sum is what the processes take together. PSS is None where
+    /proc has no smaps_rollup (before Linux 4.14)."""
     if not os.path.isdir(f"/proc/{pid}/task"):
         return None
-    total, stack = 0, [pid]
+    rss, pss, stack = 0, 0, [pid]
+    pss_known = True
     while stack:
         current = stack.pop()
         try:
             with open(f"/proc/{current}/statm") as fh:
-                total += int(fh.read().split()[1]) * _PAGE_KB
+                rss += int(fh.read().split()[1]) * _PAGE_KB
+            try:
+                with open(f"/proc/{current}/smaps_rollup") as fh:
+                    pss += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+            except (FileNotFoundError, StopIteration):
+                pss_known = False
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as fh:
                     stack += [int(child) for child in fh.read().split()]
         except (OSError, ValueError, IndexError):  # the process ended meanwhile
             continue
-    return total
+    return rss, pss if pss_known else None
 
 
 def run_child(
@@ -131,13 +147,19 @@ def run_child(
         timer = threading.Timer(timeout, kill)
         timer.start()
         done = threading.Event()
-        tree_peak: list[int] = []
+        tree_peak = [0, 0]  # KB: RSS sum, PSS sum
+        pss_known = [True]
 
         def sample() -> None:  # the peak of the whole process tree (parse workers included)
             while not done.wait(RSS_SAMPLE_S):
-                kb = tree_rss_kb(proc.pid)
-                if kb is not None:
-                    tree_peak.append(max(kb, tree_peak.pop() if tree_peak else 0))
+                kb = tree_memory_kb(proc.pid)
+                if kb is None:
+                    continue
+                tree_peak[0] = max(tree_peak[0], kb[0])
+                if kb[1] is None:
+                    pss_known[0] = False
+                else:
+                    tree_peak[1] = max(tree_peak[1], kb[1])
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -161,7 +183,8 @@ def run_child(
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace")[-4000:],
             timed_out=killed.is_set(),
-            tree_rss_mb=tree_peak[0] / 1024 if tree_peak else None,
+            tree_rss_mb=tree_peak[0] / 1024 if tree_peak[0] else None,
+            tree_pss_mb=tree_peak[1] / 1024 if tree_peak[1] and pss_known[0] else None,
         )
 
 
@@ -446,6 +469,7 @@ def run_monitor(
                     "user_s": child.user_s,
                     "sys_s": child.sys_s,
                     "tree_rss_mb": child.tree_rss_mb,
+                    "tree_pss_mb": child.tree_pss_mb,
                     "items_seen": seen,
                     "items_new": sum(r["items_new"] for r in reports),
                     "matched": sum(r["matched"] for r in reports),
@@ -586,15 +610,24 @@ def _both(c: Cycle | None) -> str:
     return "-" if c is None else f"{c.wall_s:.2f} / {_fmt(c.cpu_s)}"
 
 
+def _tree_memory(cycles: Sequence[Cycle | None]) -> tuple[float | None, float | None]:
+    """The peak sums of RSS and of PSS over the process trees of ``cycles``."""
+    peaks = []
+    for key in ("tree_rss_mb", "tree_pss_mb"):
+        values = [c.extra.get(key) for c in cycles if c is not None]
+        peaks.append(max((v for v in values if v is not None), default=None))
+    return peaks[0], peaks[1]
+
+
 def print_table(cycles: list[Cycle], grid: list[tuple[int, float]], repeat: int) -> None:
     """The results: one table of times (medians of ``repeat``), one of ratios."""
     phases = ("cold", "warm", "noop")
-    print(f"\n### one polling cycle (median of {repeat}; wall s / CPU s; RSS MB)\n")
+    print(f"\n### one polling cycle (median of {repeat}; wall s / CPU s; memory MB)\n")
     print(
-        "| N | lat ms | tool | cold | warm | no-op | peak RSS | all processes |"
+        "| N | lat ms | tool | cold | warm | no-op | peak RSS | all processes RSS | PSS |"
         " items/s cold | items/s warm |"
     )
-    print("|" + "---|" * 10)
+    print("|" + "---|" * 11)
     for n, lat in grid:
         for tool in ("monitor", "floor", "reader"):
             found = [pick(cycles, tool, phase, n, lat) for phase in phases]
@@ -602,16 +635,15 @@ def print_table(cycles: list[Cycle], grid: list[tuple[int, float]], repeat: int)
                 continue
             cold, warm, noop = found
             rss = max((c.rss_mb or 0.0) for c in found if c is not None)
-            trees = [c.extra.get("tree_rss_mb") for c in found if c is not None]
-            tree = max((t for t in trees if t is not None), default=None)
+            tree, pss = _tree_memory(found)
             rate = [_fmt(c.items_per_s if c else None, 0) for c in (cold, warm)]
             print(
                 f"| {n} | {lat:g} | {tool} | {_both(cold)} | {_both(warm)} | {_both(noop)} |"
-                f" {rss:.0f} | {_fmt(tree, 0)} | {rate[0]} | {rate[1]} |"
+                f" {rss:.0f} | {_fmt(tree, 0)} | {_fmt(pss, 0)} | {rate[0]} | {rate[1]} |"
             )
             if tool == "floor":
                 fetch = [_fmt(c.extra["fetch_s"] if c else None) for c in found]
-                print(f"| {n} | {lat:g} | floor, fetch only | {' | '.join(fetch)} | | | | |")
+                print(f"| {n} | {lat:g} | floor, fetch only | {' | '.join(fetch)} | | | | | |")
     print(f"\n### ratios of wall times (median of {repeat})\n")
     print(
         "| N | lat ms | monitor/reader cold | warm | no-op | monitor/floor cold | warm | no-op |"
@@ -631,6 +663,9 @@ def print_table(cycles: list[Cycle], grid: list[tuple[int, float]], repeat: int)
         "\nmonitor and floor: whole processes, one per cycle (interpreter start-up and imports"
         " included); floor, fetch only: the fetch inside the floor process; reader: timed inside"
         " its process (start-up excluded). monitor/reader 0.10 means 10x faster than reader."
+        " Memory: peak RSS of the largest process; of all processes (the monitor with its"
+        " parse workers), the peak sum of RSS, which counts the pages they share once per"
+        " process, and of PSS, which divides each shared page among its sharers."
     )
 
 
@@ -639,21 +674,21 @@ def print_scale(cycles: list[Cycle], ns: list[int]) -> None:
     print("\n### scale curve (latency 0; wall s / CPU s; ms and KB per feed)\n")
     print(
         "| N | cold wall / CPU | ms per feed | warm wall / CPU | ms per feed | no-op wall |"
-        " peak RSS MB | all processes MB | floor cold | floor no-op |"
+        " peak RSS MB | all processes RSS | PSS | floor cold | floor no-op |"
     )
-    print("|" + "---|" * 10)
+    print("|" + "---|" * 11)
     for n in ns:
         mc, mw, mn = (pick(cycles, "monitor", p, n, 0.0) for p in ("cold", "warm", "noop"))
         fc, fn = pick(cycles, "floor", "cold", n, 0.0), pick(cycles, "floor", "noop", n, 0.0)
         rss = max((c.rss_mb or 0.0) for c in (mc, mw, mn) if c is not None) if mc else None
-        trees = [c.extra.get("tree_rss_mb") for c in (mc, mw, mn) if c is not None]
-        tree = max((t for t in trees if t is not None), default=None)
+        tree, pss = _tree_memory([mc, mw, mn])
         print(
             f"| {n} | {_fmt(mc.wall_s if mc else None)} / {_fmt(mc.cpu_s if mc else None)} |"
             f" {_fmt(mc.wall_s / n * 1000 if mc else None)} |"
             f" {_fmt(mw.wall_s if mw else None)} / {_fmt(mw.cpu_s if mw else None)} |"
             f" {_fmt(mw.wall_s / n * 1000 if mw else None)} |"
             f" {_fmt(mn.wall_s if mn else None)} | {_fmt(rss, 0)} | {_fmt(tree, 0)} |"
+            f" {_fmt(pss, 0)} |"
             f" {_fmt(fc.wall_s if fc else None)} | {_fmt(fn.wall_s if fn else None)} |"
         )
 
@@ -715,6 +750,8 @@ def main(argv: list[str] | None = None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = args.out or RESULTS / f"poll-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     env = environment()
+    # what pip does at install time (see the module docstring)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "monitor")], check=True)
     with out.open("a") as fh:
         fh.write(json.dumps(env) + "\n")
     print(
