@@ -785,3 +785,31 @@ def test_importing_the_fetcher_leaves_httpx_command_line_client_out() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["[]", "True"], result.stdout + result.stderr
+
+
+def test_the_default_transport_is_made_on_the_first_request(
+    hostile_server: HostileServer,
+) -> None:
+    """A Fetcher imports aiohttp (85 ms, 9 MB) on its first request, not when it is made:
+    `monitor poll` forks its parse workers in between, and they never need it. A Fetcher
+    closed unused closes nothing."""
+    import subprocess
+    import sys
+
+    hostile_server.route("/feed", conditional(FEED, etag='"abc"'))
+    code = (
+        "import asyncio, sys\n"
+        "from monitor.fetch import Fetcher\n"
+        "async def main():\n"
+        "    async with Fetcher():\n"
+        "        print('aiohttp' in sys.modules)\n"
+        "    fetcher = Fetcher()\n"
+        f"    print((await fetcher.fetch({hostile_server.url('/feed')!r})).status)\n"
+        "    await fetcher.aclose()\n"
+        "    print('aiohttp' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "200", "True"], result.stderr
