@@ -57,7 +57,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import aliased
 
 import monitor.query
 from monitor.query import QueryFilter, build_query, find_articles, fts5_query, parse_when
@@ -529,14 +528,14 @@ def bounded_search_query(engine: Engine, filters: QueryFilter) -> Select[Any]:
     plain = build_query(engine, replace(filters, search=None))
     conditions = [] if plain.whereclause is None else [plain.whereclause]
     fts = table("articles_fts", column("rowid"))
-    other = aliased(Article)
+    other = Article.__table__.alias()
     where: list[Any] = [text("articles_fts MATCH :match").bindparams(match=match), *conditions]
     if filters.until:
-        last = select(func.max(other.id + 0)).where(other.discovered_at < filters.until)
+        last = select(func.max(other.c.id + 0)).where(other.c.discovered_at < filters.until)
         where.append(fts.c.rowid <= last.scalar_subquery())
     recent_where = list(where)
     if filters.since:
-        first = select(func.min(other.id + 0)).where(other.discovered_at >= filters.since)
+        first = select(func.min(other.c.id + 0)).where(other.c.discovered_at >= filters.since)
         recent_where.append(fts.c.rowid >= first.scalar_subquery())
     joined = fts.join(Article, Article.id == fts.c.rowid)
     recent = (
@@ -548,7 +547,7 @@ def bounded_search_query(engine: Engine, filters: QueryFilter) -> Select[Any]:
         .cte("recent")
     )
     oldest = select(func.min(recent.c.t)).scalar_subquery()
-    floor = select(func.min(other.id + 0)).where(other.discovered_at >= oldest)
+    floor = select(func.min(other.c.id + 0)).where(other.c.discovered_at >= oldest)
     return (
         select(Article.id)
         .select_from(joined)
