@@ -337,17 +337,23 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
-def _parse_url(raw: str, *, base: httpx.URL | None = None) -> httpx.URL:
-    """A parsed absolute http(s) URL, or FetchError / BlockedURLError saying what is wrong."""
-    if base is None and isinstance(raw, str):
-        return _parse_absolute(raw)
+def _parse_url(raw: str, *, base: httpx.URL | None = None, cache: bool = False) -> httpx.URL:
+    """A parsed absolute http(s) URL, or FetchError / BlockedURLError saying what is wrong.
+
+    ``cache``: the URL is one of the configured sources', parsed again by every poll of a
+    long-running service (16-50 us with httpx); URLs found in content are not kept.
+    """
+    if cache and base is None and isinstance(raw, str) and len(raw) <= _CACHED_URL_LENGTH:
+        return _parse_configured(raw)
     return _parse_uncached(raw, base)
 
 
+_CACHED_URL_LENGTH = 2048
+
+
 @functools.lru_cache(maxsize=8192)
-def _parse_absolute(raw: str) -> httpx.URL:
-    """:func:`_parse_url` without a base, cached: every poll fetches the same configured URLs,
-    and parsing one took 16 us (a URL is immutable; an error is not cached)."""
+def _parse_configured(raw: str) -> httpx.URL:
+    """:func:`_parse_url` of a configured URL, cached (a URL is immutable; errors are not)."""
     return _parse_uncached(raw, None)
 
 
@@ -809,12 +815,20 @@ class Fetcher:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._given_transport is not None or "_transport" in self.__dict__:
-            await self._transport.aclose()
+        transport = self.__dict__.get("_transport", self._given_transport)  # made or given
+        if transport is not None:
+            await transport.aclose()
 
     @functools.cached_property
     def _transport(self) -> httpx.AsyncBaseTransport:
-        return self._given_transport or make_transport(self.policy)
+        if self._closed:  # a request that was under way when the fetcher closed
+            raise FetchError("the fetcher is closed")
+        if self._given_transport is not None:
+            return self._given_transport
+        try:
+            return make_transport(self.policy)
+        except Exception as exc:  # a missing CA bundle, say: no request can be sent at all
+            raise FetchError(f"cannot set up the HTTP client: {exc!r}") from exc
 
     # ----------------------------------------------------------------- public entry point
 
@@ -850,7 +864,7 @@ class Fetcher:
             sent["If-None-Match"] = etag
         if (last_modified := _header_safe(last_modified)) is not None:
             sent["If-Modified-Since"] = last_modified
-        first = _parse_url(url)
+        first = _parse_url(url, cache=trusted)
         if first.userinfo:  # user:password@ in a configured URL: HTTP Basic, never in the URL
             if not any(name.lower() == "authorization" for name in sent):
                 username, password = first.username, first.password or ""  # already decoded

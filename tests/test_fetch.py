@@ -802,7 +802,8 @@ def test_the_default_transport_is_made_on_the_first_request(
         "from monitor.fetch import Fetcher\n"
         "async def main():\n"
         "    async with Fetcher():\n"
-        "        print('aiohttp' in sys.modules)\n"
+        "        pass\n"
+        "    print('aiohttp' in sys.modules)\n"
         "    fetcher = Fetcher()\n"
         f"    print((await fetcher.fetch({hostile_server.url('/feed')!r})).status)\n"
         "    await fetcher.aclose()\n"
@@ -813,3 +814,30 @@ def test_the_default_transport_is_made_on_the_first_request(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["False", "200", "True"], result.stderr
+
+
+def test_a_transport_that_cannot_be_made_fails_each_fetch_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Making the HTTP client can fail (a CA bundle that is missing, say): every fetch then
+    says so, instead of reporting a network error of its URL; and a request still under way
+    when the fetcher closes makes no client afterwards."""
+
+    def broken(policy: FetchPolicy) -> None:
+        raise FileNotFoundError("no such CA bundle")
+
+    monkeypatch.setattr(fetch_module, "make_transport", broken)
+
+    async def scenario() -> tuple[str, str, bool]:
+        fetcher = Fetcher(policy())
+        with pytest.raises(FetchError) as failed:
+            await fetcher.fetch("http://127.0.0.1:9/feed")
+        closed = Fetcher(policy())
+        await closed.aclose()
+        with pytest.raises(FetchError) as late:  # where a request under way asks for it
+            _ = closed._transport
+        return str(failed.value), str(late.value), "_transport" in closed.__dict__
+
+    failure, late, made = run(scenario())
+    assert "cannot set up the HTTP client" in failure and "no such CA bundle" in failure
+    assert late == "the fetcher is closed" and not made
