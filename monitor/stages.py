@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -311,8 +312,17 @@ def default_workers() -> int:
     On two cores, two workers took a cold poll of 1,000 feeds from 7.2-7.4 s to 6.2-6.5 s and
     left the warm and no-op polls as they were.
     """
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     return 0 if cores < 2 else min(MAX_WORKERS, cores)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container or taskset sets
+    it), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on macOS or Windows
+        return os.cpu_count() or 1
 
 
 # The worker side of ProcessorPool: one Processor per process, built once, and the slot of
@@ -360,10 +370,13 @@ def _widen_pipes(executor: ProcessPoolExecutor) -> None:
     set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
     if set_size is None:
         return
+    size = PIPE_BYTES
+    with contextlib.suppress(OSError, ValueError):  # a lower system limit: as much as it allows
+        size = min(size, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
     for queue in ("_call_queue", "_result_queue"):
         writer = getattr(getattr(executor, queue, None), "_writer", None)
         try:
-            fcntl.fcntl(writer.fileno(), set_size, PIPE_BYTES)  # type: ignore[union-attr]
+            fcntl.fcntl(writer.fileno(), set_size, size)  # type: ignore[union-attr]
         except (AttributeError, OSError, ValueError):
             log.debug("the %s pipe keeps its size", queue.strip("_"))
 

@@ -341,13 +341,29 @@ def test_what_workers_send_back_pickles_to_equal_objects() -> None:
     assert older == item
 
 
-@pytest.mark.parametrize(("cores", "workers"), [(None, 0), (1, 0), (2, 2), (3, 3), (16, 4)])
+@pytest.mark.parametrize(("cores", "workers"), [(1, 0), (2, 2), (3, 3), (16, 4)])
 def test_auto_starts_one_worker_per_core(
-    monkeypatch: pytest.MonkeyPatch, cores: int | None, workers: int
+    monkeypatch: pytest.MonkeyPatch, cores: int, workers: int
 ) -> None:
     """parse_workers "auto": a worker per core (the main process fetches and writes beside
-    them), at most MAX_WORKERS, and none on a single core or an unknown count."""
+    them), at most MAX_WORKERS, and none on a single core."""
     from monitor import stages
 
-    monkeypatch.setattr(stages.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(stages, "usable_cores", lambda: cores)
     assert stages.default_workers() == workers
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_the_cores_counted_are_those_the_process_may_use() -> None:
+    """A process held to one core (a container's cpuset, taskset) starts no worker, whatever
+    the machine has."""
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from monitor.stages import default_workers, usable_cores; "
+        "print(usable_cores(), default_workers())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "0"]
