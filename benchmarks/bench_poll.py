@@ -99,32 +99,34 @@ RSS_SAMPLE_S = 0.05
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 
 
-def tree_memory_kb(pid: int) -> tuple[int, int | None] | None:
-    """Memory of ``pid`` and all its descendants (Linux /proc): (RSS, PSS) in KB, or None
-    elsewhere. The RSS sum counts the pages the processes share (the interpreter, libraries,
-    what parse workers inherit from the fork) once per process; PSS divides each shared page
-    among its sharers, so its sum is what the processes take together. PSS is None where
-    /proc has no smaps_rollup (before Linux 4.14)."""
+# PSS needs /proc/<pid>/smaps_rollup (Linux 4.14 and later); reading it walks the process's
+# page tables, so it is sampled every PSS_EVERY-th time only
+HAS_PSS = os.path.exists("/proc/self/smaps_rollup")
+PSS_EVERY = 5
+
+
+def tree_memory_kb(pid: int, *, pss: bool) -> tuple[int, int | None] | None:
+    """Memory of ``pid`` and all its descendants (Linux /proc): (RSS, PSS or None) in KB, or
+    None elsewhere. The RSS sum counts the pages the processes share (the interpreter,
+    libraries, what parse workers inherit from the fork) once per process; PSS divides each
+    shared page among its sharers, so its sum is what the processes take together."""
     if not os.path.isdir(f"/proc/{pid}/task"):
         return None
-    rss, pss, stack = 0, 0, [pid]
-    pss_known = True
+    rss, pss_kb, stack = 0, 0, [pid]
     while stack:
         current = stack.pop()
         try:
             with open(f"/proc/{current}/statm") as fh:
                 rss += int(fh.read().split()[1]) * _PAGE_KB
-            try:
+            if pss:
                 with open(f"/proc/{current}/smaps_rollup") as fh:
-                    pss += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
-            except (FileNotFoundError, StopIteration):
-                pss_known = False
+                    pss_kb += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as fh:
                     stack += [int(child) for child in fh.read().split()]
-        except (OSError, ValueError, IndexError):  # the process ended meanwhile
+        except (OSError, ValueError, IndexError, StopIteration):  # the process ended meanwhile
             continue
-    return rss, pss if pss_known else None
+    return rss, pss_kb if pss else None
 
 
 def run_child(
@@ -148,17 +150,16 @@ def run_child(
         timer.start()
         done = threading.Event()
         tree_peak = [0, 0]  # KB: RSS sum, PSS sum
-        pss_known = [True]
 
         def sample() -> None:  # the peak of the whole process tree (parse workers included)
+            tick = 0
             while not done.wait(RSS_SAMPLE_S):
-                kb = tree_memory_kb(proc.pid)
+                kb = tree_memory_kb(proc.pid, pss=HAS_PSS and tick % PSS_EVERY == 0)
+                tick += 1
                 if kb is None:
                     continue
                 tree_peak[0] = max(tree_peak[0], kb[0])
-                if kb[1] is None:
-                    pss_known[0] = False
-                else:
+                if kb[1] is not None:
                     tree_peak[1] = max(tree_peak[1], kb[1])
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -184,7 +185,7 @@ def run_child(
             stderr=err.read().decode("utf-8", "replace")[-4000:],
             timed_out=killed.is_set(),
             tree_rss_mb=tree_peak[0] / 1024 if tree_peak[0] else None,
-            tree_pss_mb=tree_peak[1] / 1024 if tree_peak[1] and pss_known[0] else None,
+            tree_pss_mb=tree_peak[1] / 1024 if tree_peak[1] else None,
         )
 
 
