@@ -420,6 +420,8 @@ class Fingerprint:
     # bands(), when computed with the signature: in a parse worker, off the process that
     # writes (100 us an article); not part of the fingerprint's identity
     band_hashes: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    # the signature as one integer, 32 bits a value (see equal_values); set when first needed
+    lanes: int | None = field(default=None, compare=False, repr=False)
 
     def bands(self) -> tuple[int, ...]:
         """The LSH band hashes: one signed 64-bit int per band (fits a BIGINT column).
@@ -458,7 +460,8 @@ class Fingerprint:
         if len(data) != start + 4 * perms:
             raise ValueError("fingerprint data has the wrong length")
         signature = struct.unpack_from(f"<{perms}I", data, start)
-        return cls(signature, count, data[_HEADER.size : start].hex())
+        lanes = int.from_bytes(data[start:], "little")  # the packed values, as they are stored
+        return cls(signature, count, data[_HEADER.size : start].hex(), lanes=lanes)
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
@@ -520,6 +523,32 @@ def _bands(signature: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(out)
 
 
+# 0x7FFFFFFF and 0x80000000 in each 32-bit lane of a packed signature
+_LOW_BITS: Final[int] = int.from_bytes(b"\xff\xff\xff\x7f" * NUM_PERM, "little")
+_HIGH_BITS: Final[int] = int.from_bytes(b"\x00\x00\x00\x80" * NUM_PERM, "little")
+
+
+def _lanes(fp: Fingerprint) -> int:
+    lanes = fp.lanes
+    if lanes is None:
+        lanes = int.from_bytes(struct.pack(f"<{NUM_PERM}I", *fp.signature), "little")
+        object.__setattr__(fp, "lanes", lanes)  # a cache, not part of its identity
+    return lanes
+
+
+def equal_values(a: int, b: int) -> int:
+    """How many of the NUM_PERM 32-bit values packed in ``a`` and ``b`` are equal.
+
+    A few operations on two 4,096-bit integers instead of 128 comparisons in Python (1 us
+    instead of 5; a near-copy decision compares an article with up to 64 candidates). In
+    each lane of ``a ^ b``, adding 0x7FFFFFFF to the low 31 bits sets the top bit exactly
+    when those bits are not all zero, and cannot carry into the next lane; or-ed with the
+    lane's own top bit, that marks the lanes that differ.
+    """
+    differ = a ^ b
+    return NUM_PERM - ((((differ & _LOW_BITS) + _LOW_BITS) | differ) & _HIGH_BITS).bit_count()
+
+
 def similarity(a: Fingerprint, b: Fingerprint) -> tuple[float, float]:
     """Estimated (Jaccard, containment of the smaller shingle set in the larger).
 
@@ -528,7 +557,10 @@ def similarity(a: Fingerprint, b: Fingerprint) -> tuple[float, float]:
     """
     if a.shingles == 0 or b.shingles == 0 or len(a.signature) != len(b.signature):
         return 0.0, 0.0
-    equal = sum(map(operator.eq, a.signature, b.signature))  # lengths checked above
+    if len(a.signature) == NUM_PERM:
+        equal = equal_values(_lanes(a), _lanes(b))
+    else:  # pragma: no cover - from_bytes admits NUM_PERM values only
+        equal = sum(map(operator.eq, a.signature, b.signature))
     jaccard = equal / len(a.signature)
     shared = jaccard * (a.shingles + b.shingles) / (1.0 + jaccard)
     return jaccard, min(1.0, shared / min(a.shingles, b.shingles))

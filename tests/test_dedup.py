@@ -33,6 +33,7 @@ from monitor.dedup import (
     content_hash,
     content_words,
     decide_near,
+    equal_values,
     fingerprint,
     is_tracking_parameter,
     normalize_text,
@@ -582,3 +583,41 @@ def test_bands_computed_with_the_signature_are_the_bands_of_the_signature() -> N
     assert made.band_hashes is not None and stored.band_hashes is None
     assert made.bands() == stored.bands() and len(set(made.bands())) > 1
     assert made == stored
+
+
+_EDGES = st.sampled_from([0, 1, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xFFFFFFFE, 0xFFFFFFFF])
+_VALUE = st.one_of(_EDGES, st.integers(0, 0xFFFFFFFF))
+
+
+@given(
+    st.lists(_VALUE, min_size=NUM_PERM, max_size=NUM_PERM),
+    st.lists(st.one_of(st.none(), _VALUE), min_size=NUM_PERM, max_size=NUM_PERM),
+)
+def test_equal_values_counts_what_a_comparison_value_by_value_counts(
+    a: list[int], changes: list[int | None]
+) -> None:
+    """equal_values, on signatures packed 32 bits a value, agrees with comparing them one
+    value at a time, edge values (0, top bit alone, all ones) and carries included."""
+    import operator
+    import struct
+
+    b = [x if change is None else change for x, change in zip(a, changes, strict=True)]
+
+    def packed(values: list[int]) -> int:
+        return int.from_bytes(struct.pack(f"<{NUM_PERM}I", *values), "little")
+
+    assert equal_values(packed(a), packed(b)) == sum(map(operator.eq, a, b))
+
+
+def test_similarity_is_the_same_for_stored_and_fresh_fingerprints() -> None:
+    """A fingerprint read back from the database (its values already packed) and one just
+    computed give the same estimates; the packed form is no part of its identity."""
+    text = "Kenyan police officers arrived in Port-au-Prince on Tuesday to lead the mission. "
+    fresh = fingerprint("Kenya", text * 9)
+    other = fingerprint("Kenya", text.replace("Tuesday", "Monday") * 9)
+    stored = Fingerprint.from_bytes(fresh.to_bytes())
+    assert stored == fresh and stored.lanes is not None and fresh.lanes is None
+    expected = similarity(fresh, other)
+    assert 0.0 < expected[0] < 1.0
+    assert similarity(stored, Fingerprint.from_bytes(other.to_bytes())) == expected
+    assert similarity(stored, other) == similarity(other, stored) == expected
