@@ -337,6 +337,9 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
+_CACHED_URL_LENGTH = 2048  # longer configured URLs are parsed every time
+
+
 def _parse_url(raw: str, *, base: httpx.URL | None = None, cache: bool = False) -> httpx.URL:
     """A parsed absolute http(s) URL, or FetchError / BlockedURLError saying what is wrong.
 
@@ -346,9 +349,6 @@ def _parse_url(raw: str, *, base: httpx.URL | None = None, cache: bool = False) 
     if cache and base is None and isinstance(raw, str) and len(raw) <= _CACHED_URL_LENGTH:
         return _parse_configured(raw)
     return _parse_uncached(raw, base)
-
-
-_CACHED_URL_LENGTH = 2048
 
 
 @functools.lru_cache(maxsize=8192)
