@@ -591,7 +591,7 @@ class Poller:
             return candidate.previous_article
         url = item.url or ""
         if url:
-            canonical = safe_canonical(url)
+            canonical = candidate.canonical or safe_canonical(url)
             key = canonical_key(canonical)
         else:
             canonical, key = f"urn:monitor:item:{candidate.key}", candidate.key

@@ -113,7 +113,8 @@ class Candidate:
     """An item that is new to its source (or changed), on its way through match and dedup.
 
     While ``draft`` is pending, ``item`` has no summary and content yet: see :meth:`finish`.
-    A matched candidate carries its ``text`` and ``fingerprint``.
+    A matched candidate carries its ``text``, ``fingerprint`` and the ``canonical`` form of
+    its URL: work that would otherwise fall to the database writer.
     """
 
     draft: Draft
@@ -123,6 +124,7 @@ class Candidate:
     text: str = ""
     match: MatchResult | None = None
     fingerprint: Fingerprint | None = None
+    canonical: str | None = None  # of a matched candidate's URL, taken off the writer's hands
     item: Item = field(init=False)
 
     def __post_init__(self) -> None:
@@ -324,6 +326,8 @@ class Processor:
             )
             if candidate.matched:
                 candidate.fingerprint = fingerprint(item.title, candidate.text)
+                if item.url:
+                    candidate.canonical = safe_canonical(item.url)
 
 
 def default_workers() -> int:
