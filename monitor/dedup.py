@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import operator
 import re
 import struct
 import sys
@@ -49,6 +48,7 @@ __all__ = [
     "TRACKING_PREFIXES",
     "Candidate",
     "Fingerprint",
+    "StoredPrint",
     "Thresholds",
     "canonical_url",
     "content_hash",
@@ -447,21 +447,48 @@ class Fingerprint:
     @classmethod
     def from_bytes(cls, data: bytes) -> Fingerprint:
         """Inverse of :meth:`to_bytes`; ValueError for data of another format or version."""
-        if len(data) < _HEADER.size:
-            raise ValueError("fingerprint data is truncated")
-        version, algorithm, perms, count, hash_len = _HEADER.unpack_from(data)
-        if (version, algorithm, perms) != (_FORMAT_VERSION, _ALGORITHM, NUM_PERM):
-            raise ValueError(
-                f"fingerprint format v{version}/algorithm {algorithm}/{perms} permutations "
-                f"differs from v{_FORMAT_VERSION}/{_ALGORITHM}/{NUM_PERM}: recompute it "
-                "from the article text"
-            )
-        start = _HEADER.size + hash_len
-        if len(data) != start + 4 * perms:
-            raise ValueError("fingerprint data has the wrong length")
-        signature = struct.unpack_from(f"<{perms}I", data, start)
+        count, content, start = _read_header(data)
+        signature = struct.unpack_from(f"<{NUM_PERM}I", data, start)
         lanes = int.from_bytes(data[start:], "little")  # the packed values, as they are stored
-        return cls(signature, count, data[_HEADER.size : start].hex(), lanes=lanes)
+        return cls(signature, count, content, lanes=lanes)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPrint:
+    """A stored fingerprint as a near-copy decision compares it: its values kept only packed.
+
+    The database writer keeps the fingerprints of candidate articles in a cache, as the same
+    stored articles are candidates again and again. A :class:`Fingerprint` read back holds its
+    128 values as Python ints as well, about 5 KB; this holds the one 4,096-bit integer that
+    :func:`similarity` compares (about 0.7 KB), and reading it unpacks nothing.
+    """
+
+    shingles: int
+    content_hash: str
+    lanes: int
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StoredPrint:
+        """From :meth:`Fingerprint.to_bytes`; ValueError as :meth:`Fingerprint.from_bytes`."""
+        count, content, start = _read_header(data)
+        return cls(count, content, int.from_bytes(data[start:], "little"))
+
+
+def _read_header(data: bytes) -> tuple[int, str, int]:
+    """(shingles, content hash, offset of the values) of stored fingerprint ``data``."""
+    if len(data) < _HEADER.size:
+        raise ValueError("fingerprint data is truncated")
+    version, algorithm, perms, count, hash_len = _HEADER.unpack_from(data)
+    if (version, algorithm, perms) != (_FORMAT_VERSION, _ALGORITHM, NUM_PERM):
+        raise ValueError(
+            f"fingerprint format v{version}/algorithm {algorithm}/{perms} permutations "
+            f"differs from v{_FORMAT_VERSION}/{_ALGORITHM}/{NUM_PERM}: recompute it "
+            "from the article text"
+        )
+    start = _HEADER.size + hash_len
+    if len(data) != start + 4 * perms:
+        raise ValueError("fingerprint data has the wrong length")
+    return count, data[_HEADER.size : start].hex(), start
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
@@ -481,7 +508,7 @@ class Candidate:
     """A stored article whose fingerprint shares at least one band with the new item."""
 
     article_id: int
-    fingerprint: Fingerprint
+    fingerprint: Fingerprint | StoredPrint
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,9 +555,13 @@ _LOW_BITS: Final[int] = int.from_bytes(b"\xff\xff\xff\x7f" * NUM_PERM, "little")
 _HIGH_BITS: Final[int] = int.from_bytes(b"\x00\x00\x00\x80" * NUM_PERM, "little")
 
 
-def _lanes(fp: Fingerprint) -> int:
+def _lanes(fp: Fingerprint | StoredPrint) -> int | None:
+    """The values of ``fp`` packed in one integer; None if it does not hold NUM_PERM values."""
     lanes = fp.lanes
     if lanes is None:
+        assert isinstance(fp, Fingerprint)
+        if len(fp.signature) != NUM_PERM:
+            return None
         lanes = int.from_bytes(struct.pack(f"<{NUM_PERM}I", *fp.signature), "little")
         object.__setattr__(fp, "lanes", lanes)  # a cache, not part of its identity
     return lanes
@@ -549,19 +580,18 @@ def equal_values(a: int, b: int) -> int:
     return NUM_PERM - ((((differ & _LOW_BITS) + _LOW_BITS) | differ) & _HIGH_BITS).bit_count()
 
 
-def similarity(a: Fingerprint, b: Fingerprint) -> tuple[float, float]:
+def similarity(a: Fingerprint | StoredPrint, b: Fingerprint | StoredPrint) -> tuple[float, float]:
     """Estimated (Jaccard, containment of the smaller shingle set in the larger).
 
     Containment comes from the Jaccard estimate J and the set sizes:
     ``|A & B| = J (|A| + |B|) / (1 + J)``, divided by ``min(|A|, |B|)``, capped at 1.
     """
-    if a.shingles == 0 or b.shingles == 0 or len(a.signature) != len(b.signature):
+    if a.shingles == 0 or b.shingles == 0:
         return 0.0, 0.0
-    if len(a.signature) == NUM_PERM:
-        equal = equal_values(_lanes(a), _lanes(b))
-    else:  # pragma: no cover - from_bytes admits NUM_PERM values only
-        equal = sum(map(operator.eq, a.signature, b.signature))
-    jaccard = equal / len(a.signature)
+    lanes_a, lanes_b = _lanes(a), _lanes(b)
+    if lanes_a is None or lanes_b is None:  # not NUM_PERM values: not comparable
+        return 0.0, 0.0
+    jaccard = equal_values(lanes_a, lanes_b) / NUM_PERM
     shared = jaccard * (a.shingles + b.shingles) / (1.0 + jaccard)
     return jaccard, min(1.0, shared / min(a.shingles, b.shingles))
 

@@ -28,6 +28,7 @@ from monitor.dedup import (
     TRACKING_PARAMETERS,
     Candidate,
     Fingerprint,
+    StoredPrint,
     Thresholds,
     canonical_url,
     content_hash,
@@ -355,14 +356,15 @@ def test_fingerprint_bytes_round_trip(text: str, title: str) -> None:
     assert len(data) <= 9 + 16 + 4 * NUM_PERM  # header, content hash, signature
 
 
-def test_fingerprint_from_foreign_bytes_is_refused() -> None:
+@pytest.mark.parametrize("kind", [Fingerprint, StoredPrint])
+def test_fingerprint_from_foreign_bytes_is_refused(kind: type[Fingerprint | StoredPrint]) -> None:
     data = fingerprint("", LONG).to_bytes()
     with pytest.raises(ValueError, match="recompute"):
-        Fingerprint.from_bytes(bytes([99]) + data[1:])
+        kind.from_bytes(bytes([99]) + data[1:])
     with pytest.raises(ValueError):
-        Fingerprint.from_bytes(data[:-4])
+        kind.from_bytes(data[:-4])
     with pytest.raises(ValueError):
-        Fingerprint.from_bytes(data[:3])
+        kind.from_bytes(data[:3])
 
 
 def test_similarity_of_identical_excerpt_and_unrelated_texts() -> None:
@@ -621,3 +623,24 @@ def test_similarity_is_the_same_for_stored_and_fresh_fingerprints() -> None:
     assert 0.0 < expected[0] < 1.0
     assert similarity(stored, Fingerprint.from_bytes(other.to_bytes())) == expected
     assert similarity(stored, other) == similarity(other, stored) == expected
+    # the compact form the database writer caches for candidates compares the same
+    packed = StoredPrint.from_bytes(fresh.to_bytes())
+    assert (packed.shingles, packed.content_hash) == (fresh.shingles, fresh.content_hash)
+    assert similarity(packed, other) == similarity(other, packed) == expected
+    assert similarity(packed, StoredPrint.from_bytes(other.to_bytes())) == expected
+    assert decide_near(other, [Candidate(3, packed)], Thresholds(0.0, 0.0, 1)) == decide_near(
+        other, [Candidate(3, fresh)], Thresholds(0.0, 0.0, 1)
+    )
+
+
+def test_a_stored_print_takes_a_fraction_of_the_memory_of_a_fingerprint() -> None:
+    """What makes a cache of 16,384 candidates affordable: no tuple of 128 ints."""
+    import sys
+
+    def deep(obj: object) -> int:
+        slots = [getattr(obj, name) for name in type(obj).__slots__]
+        inner = sum(sys.getsizeof(x) for v in slots if isinstance(v, tuple) for x in v)
+        return sys.getsizeof(obj) + inner + sum(sys.getsizeof(v) for v in slots)
+
+    data = fingerprint("Kenya", LONG).to_bytes()
+    assert deep(StoredPrint.from_bytes(data)) * 4 < deep(Fingerprint.from_bytes(data))

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
-from monitor.dedup import Candidate, Fingerprint, Thresholds, decide_near
+from monitor.dedup import Candidate, Fingerprint, StoredPrint, Thresholds, decide_near
 from monitor.items import TopicMatch
 from monitor.store.driver import execute, execute_many
 from monitor.store.schema import (
@@ -160,7 +160,7 @@ def near_candidates(connection: Connection, bands: Iterable[int]) -> list[Candid
     candidates = []
     for article_id, blob in found:
         try:
-            candidates.append(Candidate(article_id, _fingerprint(bytes(blob))))
+            candidates.append(Candidate(article_id, _stored_print(bytes(blob))))
         except (ValueError, TypeError):  # made by another fingerprint version: not comparable
             continue
     return candidates
@@ -191,10 +191,10 @@ def _insert_article_statement(dialect_name: str) -> Any:
     return dialect.insert(Article).on_conflict_do_nothing().returning(Article.id)
 
 
-@functools.lru_cache(maxsize=4096)  # ~5 KB each
-def _fingerprint(blob: bytes) -> Fingerprint:
-    """Fingerprint.from_bytes, cached: the same stored articles are candidates again and again."""
-    return Fingerprint.from_bytes(blob)
+@functools.lru_cache(maxsize=16384)  # about 1.3 KB each, the blob it is keyed by included
+def _stored_print(blob: bytes) -> StoredPrint:
+    """StoredPrint.from_bytes, cached: the same stored articles are candidates again and again."""
+    return StoredPrint.from_bytes(blob)
 
 
 def insert_article(connection: Connection, article: NewArticle) -> tuple[int, bool]:
