@@ -19,6 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_PAGES = 10_000  # of 4 KB
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+SQLITE_CACHE_KB = 16 * 1024  # page cache of each connection (SQLite's default: 2 MB)
 READ_ONLY = "monitor_read_only"  # execution option: see read_only()
 
 
@@ -78,6 +79,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     # 8.3 s -> 7.3 s. The file is cut back to 64 MB after a checkpoint.
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+    # Band hashes and item keys are random, so their indexes are read and written all over:
+    # with SQLite's 2 MB page cache, a store past a few thousand articles sends most of those
+    # page reads to the operating system. A cold poll of 5,000 feeds (12,750 articles, 800,000
+    # band rows) took the writer 46.6 s of CPU with 2 MB, 40.8 s with 16 MB and 37.2 s with
+    # 64 MB. The cache fills as pages are read: 16 MB costs the 1,000-feed poll 15 MB.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
     cursor.close()
 
 
