@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -252,5 +253,25 @@ def test_a_read_only_connection_reads_through_the_driver_without_a_transaction(
             assert not connection.in_transaction()
             assert store.seen_items(connection, 1, ["k"]) == {}
             assert not connection.in_transaction()
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_connections_are_set_up_for_a_writing_poll(tmp_path: Path) -> None:
+    """Every SQLite connection gets WAL, foreign keys and the larger page cache (see
+    monitor/store/db.py): without them a cold poll is slower or the schema unenforced."""
+    from sqlalchemy import text
+
+    from monitor.store.db import SQLITE_CACHE_KB
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    try:
+        with engine.connect() as connection:
+            values = {
+                name: connection.execute(text(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "foreign_keys", "cache_size")
+            }
+        assert values == {"journal_mode": "wal", "foreign_keys": 1, "cache_size": -SQLITE_CACHE_KB}
+        assert SQLITE_CACHE_KB > 2000  # more than SQLite's default
     finally:
         engine.dispose()
