@@ -72,6 +72,9 @@ def item_key(item: Item) -> str:
     return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
 
 
+_SHA1_HEX = 40  # the length of an item hash stored before item hashes were XXH3
+
+
 def item_hash(draft: Draft) -> str:
     """What changes when the source edits the item: its title, summary and content as the
     document gave them (the HTML of a feed's item, so that unchanged items need no conversion).
@@ -92,9 +95,6 @@ def same_item(stored: str, digest: str, draft: Draft) -> bool:
     if len(stored) != _SHA1_HEX:
         return False
     return hashlib.sha1(_hash_basis(draft)).hexdigest() == stored
-
-
-_SHA1_HEX = 40
 
 
 def _hash_basis(draft: Draft) -> bytes:
