@@ -21,8 +21,8 @@ only) is started, then, in this order and against the same farm:
 
 Wall time, CPU time (user+sys of the child and the children it waited for, from ``os.wait4``),
 items/s and peak memory (the RSS of the largest process; for the monitor with its parse
-workers together, sampled every 50 ms, the sum of their RSS, which counts each shared page once
-per process, and the sum of their PSS, which divides it among them) are
+workers together, the sum of their RSS, sampled every 50 ms, which counts each shared page once
+per process, and the sum of their PSS, sampled every 250 ms, which divides it among them) are
 printed as a table with the ratios, and appended as JSON lines to
 ``benchmarks/results/poll-<time>.jsonl`` (git-ignored). Each monitor cycle is checked: every
 source polled without error, every item read, and the matched items equal to the farm's
