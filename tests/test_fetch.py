@@ -27,6 +27,7 @@ from monitor.fetch import (
     FetchPolicy,
     TransportName,
     check_public_address,
+    header_lines,
     make_transport,
     parse_retry_after,
 )
@@ -117,6 +118,39 @@ def test_200_decodes_body_and_sends_policy_headers(
     assert {"gzip", "br", "deflate"} <= {
         e.strip() for e in request.headers["accept-encoding"].split(",")
     }
+
+
+@BOTH_TRANSPORTS
+@pytest.mark.parametrize(
+    ("sent", "read"), [(b'"caf\xc3\xa9"', '"caf\u00e9"'), (b'"caf\xe9"', '"caf\u00e9"')]
+)
+def test_header_bytes_are_read_alike_by_both_transports(
+    hostile_server: HostileServer, transport: TransportName, sent: bytes, read: str
+) -> None:
+    """A header value in UTF-8, or in Latin-1, reads the same through either transport."""
+
+    def handler(request: Request, conn: Conn) -> None:
+        conn.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: " + sent
+            + b"\r\nContent-Length: " + str(len(FEED)).encode() + b"\r\n\r\n" + FEED
+        )  # fmt: skip
+
+    hostile_server.route("/feed", handler)
+    result = run(fetch_one(hostile_server.url("/feed"), transport=transport))
+    assert result.etag == read
+    assert result.content == FEED
+
+
+def test_header_lines_decode_every_line_alike() -> None:
+    """As httpx does: names lower-cased; ASCII, else UTF-8, else Latin-1 for every line."""
+    assert header_lines([(b"ETag", b'"v1"'), (b"X-A", b"\xc3\xa9")]) == [
+        ("etag", '"v1"'),
+        ("x-a", "\u00e9"),
+    ]
+    assert header_lines([(b"X-A", b"\xc3\xa9"), (b"X-B", b"\xe9")]) == [
+        ("x-a", "\u00c3\u00a9"),
+        ("x-b", "\u00e9"),
+    ]
 
 
 def test_body_labelled_gzip_but_plain_is_passed_through(hostile_server: HostileServer) -> None:
