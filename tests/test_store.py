@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from monitor.store import articles as store
-from monitor.store.db import make_engine, upgrade
+from monitor.store.db import SQLITE_CACHE_KB, make_engine, upgrade
 from monitor.store.driver import execute_many
 from monitor.store.schema import SeenItem, Sighting, Source
 
@@ -260,10 +260,6 @@ def test_a_read_only_connection_reads_through_the_driver_without_a_transaction(
 def test_sqlite_connections_are_set_up_for_a_writing_poll(tmp_path: Path) -> None:
     """Every SQLite connection gets WAL, foreign keys and the larger page cache (see
     monitor/store/db.py): without them a cold poll is slower or the schema unenforced."""
-    from sqlalchemy import text
-
-    from monitor.store.db import SQLITE_CACHE_KB
-
     engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
     try:
         with engine.connect() as connection:
