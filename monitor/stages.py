@@ -269,7 +269,7 @@ class Processor:
 
         selectors = None
         if source.selectors is not None:
-            selectors = ListingSelectors(**source.selectors.model_dump())
+            selectors = ListingSelectors(**vars(source.selectors))
         return parse_source(
             source.type,
             result.content,

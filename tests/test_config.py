@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import textwrap
 from datetime import timedelta
@@ -9,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import env_overrides, load_config, parse_config, parse_duration, parse_size
+from monitor.config import (
+    env_overrides,
+    iso_duration,
+    load_config,
+    parse_config,
+    parse_duration,
+    parse_size,
+)
 from monitor.errors import ConfigError
+from monitor.store.sources import source_config_json
 from tests.conftest import ROOT, run_monitor
 
 GOOD = """
@@ -142,7 +151,7 @@ BAD = {
         """
         sources: https://example.org/feed
         """,
-        "sources.yaml:2: sources: Input should be a valid list, got 'https://example.org/feed'",
+        "sources.yaml:2: sources: expected a list, got 'https://example.org/feed'",
     ),
     "wrong type of enabled": (
         """
@@ -151,7 +160,7 @@ BAD = {
             url: https://example.org/feed
             enabled: maybe
         """,
-        "sources.yaml:5: sources[0] 'one': enabled: Input should be a valid boolean, unable to interpret input, got 'maybe'",
+        "sources.yaml:5: sources[0] 'one': enabled: expected true or false, got 'maybe'",
     ),
     "missing url": (
         """
@@ -372,3 +381,122 @@ def test_parse_workers_is_auto_or_a_small_count() -> None:
     for bad in ("-1", "17", "many", "1.5"):
         with pytest.raises(ConfigError, match="parse_workers: expected 'auto' or a number"):
             parse_config(f"settings: {{parse_workers: {bad}}}\nsources: []\n")
+
+
+SETTINGS_PROBLEMS = {
+    "concurrency: 0": "settings.concurrency: must be at least 1, got 0",
+    "concurrency: 2000": "settings.concurrency: must be at most 1024, got 2000",
+    "concurrency: 2.5": "settings.concurrency: expected a whole number, got 2.5",
+    "concurrency: true": "settings.concurrency: expected a whole number, got True",
+    "jitter: 0.9": "settings.jitter: must be at most 0.5, got 0.9",
+    "jitter: .nan": "settings.jitter: expected a finite number, got nan",
+    "jitter: lots": "settings.jitter: expected a number, got 'lots'",
+    "dedup: {jaccard: 0}": "settings.dedup.jaccard: must be greater than 0, got 0",
+    "timeouts: {read: forever}": "settings.timeouts.read: expected a duration like 30s",
+    "timeouts: {reed: 5s}": "settings.timeouts.reed: unknown key; did you mean 'read'?",
+    "timeouts: 5s": "settings.timeouts: expected a mapping of keys to values, got '5s'",
+    "digest: {time: '25:00'}": "settings.digest.time: expected a time of day like 07:00",
+    "digest: {dir: 3}": "settings.digest.dir: expected text, got 3",
+    "user_agent: ' '": "settings.user_agent: must not be empty",
+    "max_body: huge": "settings.max_body: expected a size like 10MB",
+    "allow_private_addresses: sometimes": "settings.allow_private_addresses: expected true or false",
+}
+
+
+@pytest.mark.parametrize("line", sorted(SETTINGS_PROBLEMS))
+def test_each_setting_is_checked_and_named(line: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"settings:\n  {line}\nsources: []\n")
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert caught.value.problems[0].startswith(f"sources.yaml:2: {SETTINGS_PROBLEMS[line]}")
+
+
+def test_settings_are_read_into_their_types() -> None:
+    config = parse_config(
+        """
+settings:
+  concurrency: 8.0
+  jitter: 0
+  digest: {time: "6:30", dir: out}
+  timeouts: {connect: 3s}
+  max_body: 2MiB
+  dedup: {jaccard: 1}
+sources: []
+"""
+    )
+    settings = config.settings
+    assert settings.concurrency == 8 and type(settings.concurrency) is int
+    assert settings.jitter == 0.0 and type(settings.jitter) is float
+    assert settings.digest.time == dt.time(6, 30)
+    assert settings.digest.dir == Path("out")
+    assert settings.digest.timezone == "UTC"  # the group's other fields keep their defaults
+    assert settings.timeouts.connect == timedelta(seconds=3)
+    assert settings.timeouts.read == timedelta(seconds=20)
+    assert settings.max_body == 2 * 1024 * 1024
+    assert settings.dedup.jaccard == 1.0
+
+
+def test_problems_inside_lists_and_mappings_name_their_place() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            """
+topics:
+  haiti: {terms: [Haiti, 7], near: 0}
+  kenya: [Kenya]
+sources:
+  - name: one
+    url: https://example.org/feed
+    headers: {X-Token: 5}
+    selectors: {item: div}
+  - just a line
+"""
+        )
+    assert caught.value.problems == [
+        "sources.yaml:3: topics 'haiti': terms[1]: expected text, got 7",  # in field order
+        "sources.yaml:3: topics 'haiti': near: must be at least 1, got 0",
+        "sources.yaml:4: topics 'kenya': expected a mapping of keys to values, got ['Kenya']",
+        "sources.yaml:8: sources[0] 'one': headers.X-Token: expected text, got 5",
+        "sources.yaml:10: sources[1]: expected a mapping of keys to values, got 'just a line'",
+    ]
+
+
+def test_a_source_config_is_stored_as_earlier_versions_stored_it() -> None:
+    # sources.config holds each source's settings as JSON; sync_sources marks a source changed
+    # when it differs, so the format is kept: no defaults, durations in ISO 8601.
+    config = parse_config(
+        """
+sources:
+  - name: one
+    url: https://user:secret@example.org/feed
+    interval: 90m
+    headers: {Authorization: Bearer x}
+  - name: two
+    url: https://example.org/news
+    type: html
+    interval: auto
+    selectors: {item: article, date: time}
+"""
+    )
+    assert [source_config_json(source) for source in config.sources] == [
+        '{"headers": {"Authorization": "***"}, "interval": "PT1H30M", "name": "one",'
+        ' "url": "https://***@example.org/feed"}',
+        '{"interval": "auto", "name": "two", "selectors": {"date": "time", "item": "article"},'
+        ' "type": "html", "url": "https://example.org/news"}',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(seconds=1), "PT1S"),
+        (timedelta(seconds=1.5), "PT1.5S"),
+        (timedelta(minutes=90), "PT1H30M"),
+        (timedelta(days=1), "P1D"),
+        (timedelta(hours=36), "P1DT12H"),
+        (timedelta(seconds=100_000), "P1DT3H46M40S"),
+        (timedelta(seconds=3723.25), "PT1H2M3.25S"),
+        (timedelta(0), "PT0S"),
+    ],
+)
+def test_iso_durations(delta: timedelta, text: str) -> None:
+    assert iso_duration(delta) == text

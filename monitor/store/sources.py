@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
 
-from monitor.config import Config, SourceConfig
+from monitor.config import Config, SourceConfig, as_json
 from monitor.logs import redact
 from monitor.store.schema import Source
 
@@ -27,7 +27,7 @@ class SyncReport:
 
 def source_config_json(source: SourceConfig) -> str:
     """The source's configuration as JSON, without secrets (URL credentials, header values)."""
-    data = source.model_dump(mode="json", exclude_defaults=True)
+    data = as_json(source, exclude_defaults=True)
     data["url"] = redact(source.url)
     if "headers" in data:
         data["headers"] = dict.fromkeys(data["headers"], "***")
