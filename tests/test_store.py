@@ -6,17 +6,23 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, insert, select, text
 
 from monitor.store import articles as store
-from monitor.store.db import SQLITE_CACHE_KB, make_engine, upgrade
+from monitor.store.db import SQLITE_CACHE_KB, _alembic_config, make_engine, upgrade
 from monitor.store.driver import execute_many
-from monitor.store.schema import SeenItem, Sighting, Source
+from monitor.store.schema import Article, SeenItem, Sighting, Source
 
 
-def _engine(url: str):  # type: ignore[no-untyped-def]
+def _engine(url: str, revision: str | None = None):  # type: ignore[no-untyped-def]
+    """A database at the newest revision (or at ``revision``) with sources 1 and 2."""
     engine = make_engine(url)
-    upgrade(engine)
+    if revision is None:
+        upgrade(engine)
+    else:
+        from alembic import command
+
+        command.upgrade(_alembic_config(engine), revision)
     now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
     with engine.begin() as connection:
         for source_id in (1, 2):
@@ -269,5 +275,55 @@ def test_sqlite_connections_are_set_up_for_a_writing_poll(tmp_path: Path) -> Non
             }
         assert values == {"journal_mode": "wal", "foreign_keys": 1, "cache_size": -SQLITE_CACHE_KB}
         assert SQLITE_CACHE_KB > 2000  # more than SQLite's default
+    finally:
+        engine.dispose()
+
+
+def _bands(engine) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT band_hash, article_id FROM lsh_bands ORDER BY 1, 2"))
+        return [tuple(row) for row in rows]
+
+
+def _bands_layout(engine) -> str:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'lsh_bands'")
+        ).scalar_one()
+
+
+def test_the_band_index_keeps_every_row_through_its_rebuild(tmp_path: Path) -> None:
+    """Revision 0006 rebuilds SQLite's lsh_bands without a rowid, and its downgrade with one:
+    the band rows written before survive both ways, a near copy is still found through them,
+    and deleting an article still deletes its rows."""
+    from alembic import command
+
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    engine = _engine(f"sqlite:///{tmp_path / 'm.db'}", revision="0005")
+    words = "the harbour of the capital reopened on monday after weeks of closure " * 3
+    try:
+        with engine.begin() as connection:
+            first, _ = store.insert_article(connection, _article("a", None, words, now))
+            second, _ = store.insert_article(connection, _article("b", None, "other " + words, now))
+        before = _bands(engine)
+        assert len(before) == 2 * 64 and "WITHOUT ROWID" not in _bands_layout(engine)
+
+        upgrade(engine)
+        assert _bands(engine) == before
+        assert _bands_layout(engine).rstrip().endswith("WITHOUT ROWID")
+        with engine.connect() as connection:
+            indexes = {row[1] for row in connection.execute(text("PRAGMA index_list(lsh_bands)"))}
+            assert "ix_lsh_bands_article_id" in indexes
+            near = store.near_candidates(
+                connection, _article("c", None, words, now).fingerprint.bands()
+            )
+        assert {candidate.article_id for candidate in near} == {first, second}
+
+        command.downgrade(_alembic_config(engine), "0005")
+        assert _bands(engine) == before and "WITHOUT ROWID" not in _bands_layout(engine)
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(delete(Article).where(Article.id == first))
+        assert {article for _, article in _bands(engine)} == {second}
     finally:
         engine.dispose()

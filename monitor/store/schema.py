@@ -77,6 +77,7 @@ class Base:
     __tablename__: ClassVar[str]
     __table__: ClassVar[Table]
     __table_args__: ClassVar[tuple[SchemaItem, ...]] = ()
+    __table_options__: ClassVar[dict[str, Any]] = {}  # dialect options: sqlite_with_rowid=...
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -85,7 +86,13 @@ class Base:
             if isinstance(value, Column):
                 value.name = value.key = key  # as declarative mapping names them
                 columns.append(value)
-        cls.__table__ = Table(cls.__tablename__, cls.metadata, *columns, *cls.__table_args__)
+        cls.__table__ = Table(
+            cls.__tablename__,
+            cls.metadata,
+            *columns,
+            *cls.__table_args__,
+            **cls.__table_options__,
+        )
 
     @classmethod
     def __clause_element__(cls) -> Table:
@@ -205,8 +212,10 @@ class LshBand(Base):
     article_id = Column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
 
     # revising, merging or deleting an article finds its band rows by article: without this index
-    # that is a full scan (2.8 s per article at 1,000,000 stored, benchmarks/bench_dedup_store.py)
+    # that is a full scan (2.8 s per article at 1,000,000 stored, benchmarks/bench_dedup_store.py).
+    # On SQLite the rows live in the key's B-tree, without a rowid (migration 0006).
     __table_args__ = (Index("ix_lsh_bands_article_id", "article_id"),)
+    __table_options__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
 
 class SeenItem(Base):
