@@ -241,6 +241,7 @@ def test_three_instances_share_the_work_on_postgresql(
         instances.append(Instance(workdir, env, name))
     time.sleep(12)
     instances[0].process.kill()  # one dies mid-run, holding whatever it had claimed
+    killed_at = time.monotonic()
     time.sleep(18)
     for instance in instances[1:]:
         instance.signal(signal.SIGTERM)
@@ -254,7 +255,13 @@ def test_three_instances_share_the_work_on_postgresql(
         assert times, f"source {i} never polled"
         assert times[0] - began < 15, f"source {i} first polled after {times[0] - began:.1f}s"
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert all(gap >= INTERVAL * (1 - JITTER) - 0.5 for gap in gaps), (i, gaps)
+        for a, b in itertools.pairwise(times):
+            if killed_at - LEASE - slack <= a <= killed_at:
+                # maybe the killed instance's request, never recorded: its lease is taken over
+                # when it expires, however late in it the request went, and not before the kill
+                assert b > killed_at, (i, gaps)
+            else:
+                assert b - a >= INTERVAL * (1 - JITTER) - 0.5, (i, gaps)
         longest = max([*gaps, ended - times[-1] - 5])
         assert longest <= INTERVAL * (1 + JITTER) + LEASE + 2 * slack + 2, (i, gaps)
     # every article stored once: 40 own reports and one wire story, seen 40 times
