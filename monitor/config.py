@@ -121,19 +121,17 @@ def build(model: type[T], data: Any) -> T:
     for key in data:
         if key not in known:
             problems.append(((key,), _unknown_key(key, list(known))))
-    values: dict[str, Any] = {}
     for name, field in known.items():
-        if name not in data:
-            missing = field.default is dataclasses.MISSING
-            if missing and field.default_factory is dataclasses.MISSING:
-                problems.append(((name,), "required, but missing"))
-            continue
-        try:
-            values[name] = field.metadata["check"](data[name])
-        except _Problems as nested:
-            problems.extend(((name, *loc), message) for loc, message in nested.problems)
-        except ValueError as exc:
-            problems.append(((name,), str(exc)))
+        required = field.default is dataclasses.MISSING is field.default_factory
+        if required and name not in data:
+            problems.append(((name,), "required, but missing"))
+    values: dict[str, Any] = {}
+    try:
+        values = _each(
+            (name, known[name].metadata["check"], data[name]) for name in known if name in data
+        )
+    except _Problems as exc:
+        problems.extend(exc.problems)
     if problems:
         raise _Problems(problems)
     built = model(**values)
@@ -171,7 +169,7 @@ def list_of(check: Check) -> Check:
     def check_list(value: Any) -> list[Any]:
         if not isinstance(value, list):
             raise ValueError(f"expected a list, got {value!r}")
-        return list(_each(enumerate(value), check).values())
+        return list(_each((index, check, item) for index, item in enumerate(value)).values())
 
     return check_list
 
@@ -183,16 +181,16 @@ def mapping_of(check: Check) -> Check:
         for key in value:
             if not isinstance(key, str):
                 raise ValueError(f"expected names as keys, got {key!r}")
-        return _each(value.items(), check)
+        return _each((key, check, item) for key, item in value.items())
 
     return check_mapping
 
 
-def _each(pairs: Iterable[tuple[Any, Any]], check: Check) -> dict[Any, Any]:
-    """Check every value of (key, value) pairs; report each problem under its key."""
+def _each(entries: Iterable[tuple[Any, Check, Any]]) -> dict[Any, Any]:
+    """Check the value of each (key, check, value) entry; report each problem under its key."""
     checked: dict[Any, Any] = {}
     problems: list[tuple[tuple[Any, ...], str]] = []
-    for key, item in pairs:
+    for key, check, item in entries:
         try:
             checked[key] = check(item)
         except _Problems as inner:
