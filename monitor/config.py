@@ -48,23 +48,31 @@ _SIZE_BYTES = {
 
 
 def parse_duration(value: Any) -> timedelta:
-    """'30s', '15m', '2h', '1d' or a number of seconds -> timedelta."""
+    """'30s', '15m', '2h', '1d' or a number of seconds -> timedelta (not negative)."""
     if isinstance(value, timedelta):
         return value
+    wrong = f"expected a duration like 30s, 15m or 2h, got {value!r}"
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 30s, 15m or 2h, got {value!r}")
+        raise ValueError(wrong)
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration like 30s, 15m or 2h, got {value!r}")
-    number, unit = match.groups()
-    return timedelta(seconds=float(number) * _UNIT_SECONDS[(unit or "s").lower()])
+        seconds = value
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(wrong)
+        number, unit = match.groups()
+        seconds = float(number) * _UNIT_SECONDS[(unit or "s").lower()]
+    if not 0 <= seconds < math.inf:  # NaN too
+        raise ValueError(wrong)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{wrong}: longer than {timedelta.max.days} days") from None
 
 
 def parse_size(value: Any) -> int:
-    """'10MB', '512KiB' or a number of bytes -> int bytes."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    """'10MB', '512KiB' or a number of bytes -> int bytes (not negative)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     match = _SIZE.match(str(value))
     if not match:
@@ -350,9 +358,14 @@ def process_count(value: Any) -> int | str:
 
 def http_url(value: Any) -> str:
     value = string(value).strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    wrong = f"expected an http:// or https:// URL, got {value!r}"
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError as exc:  # an unclosed [IPv6 address, a port that is not a number
+        raise ValueError(f"{wrong}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ValueError(wrong)
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import textwrap
 from datetime import timedelta
 from pathlib import Path
@@ -107,6 +108,14 @@ BAD = {
             interval: soon
         """,
         "sources.yaml:8: sources[3] 'nation': interval: expected a duration like 30s, 15m or 2h, got 'soon'",
+    ),
+    "unclosed IPv6 address": (
+        """
+        sources:
+          - name: one
+            url: "http://[::1/feed"
+        """,
+        "sources.yaml:4: sources[0] 'one': url: expected an http:// or https:// URL, got 'http://[::1/feed': Invalid IPv6 URL",
     ),
     "unknown type": (
         """
@@ -359,8 +368,10 @@ def test_durations(text: str | int, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["soon", "", "5 minutes", "-3m", "m"])
-def test_bad_durations(text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["soon", "", "5 minutes", "-3m", "m", -5, math.inf, math.nan, True, "9" * 20 + "d"]
+)
+def test_bad_durations(text: str | float) -> None:
     with pytest.raises(ValueError, match="expected a duration"):
         parse_duration(text)
 
@@ -369,8 +380,9 @@ def test_sizes() -> None:
     assert parse_size("10MB") == 10_000_000
     assert parse_size("512KiB") == 512 * 1024
     assert parse_size(1234) == 1234
-    with pytest.raises(ValueError, match="expected a size"):
-        parse_size("big")
+    for bad in ("big", -5, "-5MB", "1e400"):
+        with pytest.raises(ValueError, match="expected a size"):
+            parse_size(bad)
 
 
 def test_parse_workers_is_auto_or_a_small_count() -> None:
@@ -398,6 +410,9 @@ SETTINGS_PROBLEMS = {
     "digest: {time: '25:00'}": "settings.digest.time: expected a time of day like 07:00",
     "digest: {dir: 3}": "settings.digest.dir: expected text, got 3",
     "user_agent: ' '": "settings.user_agent: must not be empty",
+    "default_interval: .inf": "settings.default_interval: expected a duration like 30s",
+    "timeouts: {connect: 99999999999999999999d}": "settings.timeouts.connect: expected a duration",
+    "max_body: -5": "settings.max_body: expected a size like 10MB",
     "max_body: huge": "settings.max_body: expected a size like 10MB",
     "allow_private_addresses: sometimes": "settings.allow_private_addresses: expected true or false",
 }
