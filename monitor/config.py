@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -109,15 +109,15 @@ class _Problems(Exception):
         self.problems = problems
 
 
-def setting(default: Any = dataclasses.MISSING, check: Check | None = None, **kw: Any) -> Any:
+def setting(default: Any = dataclasses.MISSING, check: Check | None = None) -> Any:
     """A dataclass field with the check its configured value passes through.
 
     `default` may be a class (list, dict) to give each instance its own empty one.
     """
     metadata = {"check": check}
     if isinstance(default, type):
-        return dataclasses.field(default_factory=default, metadata=metadata, **kw)
-    return dataclasses.field(default=default, metadata=metadata, **kw)
+        return dataclasses.field(default_factory=default, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def build(model: type[T], data: Any) -> T:
@@ -300,14 +300,6 @@ def file_path(value: Any) -> Path:
     return Path(string(value))
 
 
-def duration(value: Any) -> timedelta:
-    return parse_duration(value)
-
-
-def size(value: Any) -> int:
-    return parse_size(value)
-
-
 def time_of_day(value: Any) -> dt.time:
     if isinstance(value, dt.time):
         return value
@@ -438,9 +430,9 @@ def iso_duration(delta: timedelta) -> str:
 
 @dataclass(frozen=True)
 class Timeouts:
-    connect: timedelta = setting(timedelta(seconds=10), duration)
-    read: timedelta = setting(timedelta(seconds=20), duration)
-    total: timedelta = setting(timedelta(seconds=60), duration)
+    connect: timedelta = setting(timedelta(seconds=10), parse_duration)
+    read: timedelta = setting(timedelta(seconds=20), parse_duration)
+    total: timedelta = setting(timedelta(seconds=60), parse_duration)
 
 
 @dataclass(frozen=True)
@@ -462,8 +454,8 @@ class DedupSettings:
 
 @dataclass(frozen=True)
 class RetentionSettings:
-    seen_items: timedelta = setting(timedelta(days=90), duration)
-    polls: timedelta = setting(timedelta(days=30), duration)
+    seen_items: timedelta = setting(timedelta(days=90), parse_duration)
+    polls: timedelta = setting(timedelta(days=30), parse_duration)
 
 
 @dataclass(frozen=True)
@@ -473,29 +465,31 @@ class Settings:
         "monitor/0.1 (news coverage monitor; +https://github.com/monitor-news/monitor)",
         contact_string,
     )
-    default_interval: timedelta = setting(timedelta(minutes=15), duration)
-    min_interval: timedelta = setting(timedelta(minutes=5), duration)  # bounds of `interval: auto`
-    max_interval: timedelta = setting(timedelta(hours=6), duration)
-    max_backoff: timedelta = setting(timedelta(hours=6), duration)
+    default_interval: timedelta = setting(timedelta(minutes=15), parse_duration)
+    min_interval: timedelta = setting(
+        timedelta(minutes=5), parse_duration
+    )  # bounds of `interval: auto`
+    max_interval: timedelta = setting(timedelta(hours=6), parse_duration)
+    max_backoff: timedelta = setting(timedelta(hours=6), parse_duration)
     jitter: float = setting(0.1, fraction(0, 0.5))  # fraction of the interval
     concurrency: int = setting(32, whole(1, 1024))
     # processes that parse and match fetched documents; "auto": one per core (at most 4), none
     # on a single core
     parse_workers: int | str = setting("auto", process_count)
     per_host: int = setting(2, whole(1, 64))
-    min_host_delay: timedelta = setting(timedelta(seconds=0), duration)
+    min_host_delay: timedelta = setting(timedelta(seconds=0), parse_duration)
     timeouts: Timeouts = setting(Timeouts(), nested(Timeouts))
-    max_body: int = setting(10 * 1024 * 1024, size)
+    max_body: int = setting(10 * 1024 * 1024, parse_size)
     max_items: int = setting(500, whole(1))
     retries: int = setting(2, whole(0, 10))
     allow_private_addresses: bool = setting(False, boolean)
-    sitemap_window: timedelta = setting(timedelta(days=2), duration)
+    sitemap_window: timedelta = setting(timedelta(days=2), parse_duration)
     # a dead instance's sources are taken over after this
-    lease: timedelta = setting(timedelta(minutes=5), duration)
+    lease: timedelta = setting(timedelta(minutes=5), parse_duration)
     # how often the service looks for due sources
-    dispatch_interval: timedelta = setting(timedelta(seconds=5), duration)
+    dispatch_interval: timedelta = setting(timedelta(seconds=5), parse_duration)
     # in-flight polls may finish within this
-    shutdown_grace: timedelta = setting(timedelta(seconds=10), duration)
+    shutdown_grace: timedelta = setting(timedelta(seconds=10), parse_duration)
     seed_dir: Path = setting(Path("storage/seed"), file_path)
     digest: DigestSettings = setting(DigestSettings(), nested(DigestSettings))
     dedup: DedupSettings = setting(DedupSettings(), nested(DedupSettings))
@@ -538,7 +532,7 @@ SourceType = Literal["feed", "html", "sitemap"]
 class SourceConfig:
     name: str = setting(check=string_of_length(1, 200))
     url: str = setting(check=http_url)
-    type: SourceType = setting("feed", one_of("feed", "html", "sitemap"))
+    type: SourceType = setting("feed", one_of(*get_args(SourceType)))
     interval: timedelta | Literal["auto"] | None = setting(None, poll_interval)
     cron: str | None = setting(None, optional(crontab))
     enabled: bool = setting(True, boolean)
