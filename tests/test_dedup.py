@@ -283,6 +283,7 @@ def test_normalize_text_folds_case_accents_quotes_and_spaces() -> None:
 def test_the_ascii_fast_path_agrees_with_the_unicode_path(text: str) -> None:
     assert normalize_text(text + "\u00a0") == normalize_text(text)
     assert content_words("", text + " \u00e9t\u00e9") == content_words("", text + " ete")
+    assert content_words("", text) == re.findall(r"\w+", text.lower())  # Unicode's \w
 
 
 @given(
