@@ -637,6 +637,73 @@ def test_fast_path_is_much_faster_than_feedparser() -> None:
     assert ours * 3 < theirs, (ours, theirs)
 
 
+# --- CDATA read as text -------------------------------------------------------------------
+
+
+def _own_parse(data: bytes) -> bytes | str:
+    """The tree the hardened parser makes of ``data`` as it is (serialized), or its error."""
+    try:
+        return etree.tostring(feeds._fromstring(data, None))
+    except etree.XMLSyntaxError as exc:
+        return str(exc)
+
+
+def _parse(data: bytes) -> bytes | str:
+    try:
+        return etree.tostring(feeds._parse_utf8(data, None))
+    except etree.XMLSyntaxError as exc:
+        return str(exc)
+
+
+def test_cdata_sections_are_read_as_text() -> None:
+    document = _generated_feed(3).replace(b"Delmas", b"Delmas ]] > &amp; <b>x</b>")
+    as_text = feeds.cdata_as_text(document)
+    assert b"<![CDATA[" in document and b"<![CDATA[" not in as_text
+    assert _parse(document) == _own_parse(document)
+    assert etree.tostring(feeds._fromstring(as_text, None)) == _own_parse(document)
+    assert len(parse_feed(document, base_url=BASE).items) == 3
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<rss><!-- <![CDATA[ --><x><![CDATA[a]]></x></rss>",  # starts in a comment
+        b"<rss><!-- <b> <![CDATA[ --> <c/> ]]> --></rss>",  # ... that has a tag
+        b"<rss><?pi <![CDATA[ ?><x><![CDATA[a]]></x></rss>",  # in a processing instruction
+        b"<rss><?pi <b> <![CDATA[ ?> <c/> ]]> ?></rss>",
+        b'<rss><x a="1>2<![CDATA[b]]>"/></rss>',  # in an attribute value
+        b'<!DOCTYPE rss [<!ENTITY e "<![CDATA[b]]>">]><rss>&e;</rss>',  # in a declaration
+        b"<rss><x><![CDATA[a</x></rss>",  # no end
+    ],
+)
+def test_what_might_not_be_a_cdata_section_is_left_to_the_parser(document: bytes) -> None:
+    assert feeds.cdata_as_text(document) is document
+    assert _parse(document) == _own_parse(document)
+
+
+# Whole sections, comments, instructions and tags (with what a section holds, or seems to
+# start one) beside loose pieces of them: most documents parse, and many do not.
+_CDATA_PIECES = [
+    *["<![CDATA[<p>a & b</p>]]>", "<![CDATA[]]>", "<![CDATA[a]]]]>", "<![CDATA[<!-- x -->]]>"],
+    *["<![CDATA[<?x?>]]>", "<![CDATA[<![CDATA[]]>", "<![CDATA[a > b]]>", "<![CDATA[", "]]>"],
+    *["<!-- c > d -->", "<!-- <![CDATA[ -->", "<!-- ", " -->", "<?pi x > y?>", "<?pi ", "?>"],
+    *['<x a="1>2"/>', "<x a='<![CDATA['/>", '<x a="', '">', "<x>", "</x>", "<y/>", "/>"],
+    *['<!DOCTYPE rss [<!ENTITY e "', '">]>', "&e;", "&amp;", "&lt;", "&", "<", ">", "]]"],
+    *["text", "é", "\n", "\r\n", "\x01"],
+]
+
+
+@given(st.lists(st.sampled_from(_CDATA_PIECES), max_size=16))
+@settings(max_examples=1000, deadline=None)
+def test_reading_cdata_as_text_changes_no_parse(pieces: list[str]) -> None:
+    """The tree, or the error and where it is, are those of the document as it is."""
+    document = "".join(pieces)
+    if not document.startswith("<!DOCTYPE"):
+        document = f"<rss>{document}</rss>"
+    data = document.encode()
+    assert _parse(data) == _own_parse(data)
+
+
 # --- dispatcher ---------------------------------------------------------------------------
 
 
