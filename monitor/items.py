@@ -92,6 +92,9 @@ class Draft:
     summary_html: bool = True
     content_html: bool = True
     pending: bool = False
+    # While pending: what finishing reads the item's author, language and dates from (the
+    # parser's own record of them); the pending item has none of them yet.
+    details: Any = None
 
     @property
     def raw(self) -> tuple[str, str]:

@@ -731,6 +731,22 @@ def test_a_lazy_parse_finishes_to_the_same_items(name: str) -> None:
     assert replace(lazy, drafts=(), items=eager.items) == eager
 
 
+@pytest.mark.parametrize("name", ["rss20_wordpress.xml", "atom10_xmlbase.xml", "jsonfeed11.json"])
+def test_a_draft_reads_its_author_language_and_dates_when_finished(name: str) -> None:
+    """Most drafts of a poll are never finished: they carry the document's words for their
+    author, language and dates, and only finishing reads them."""
+    lazy = parse_feed((FEEDS / name).read_bytes(), base_url=BASE, lazy=True)
+    items = finish(lazy.drafts)
+    assert any(i.published for i in items) and any(i.author for i in items), items
+    assert any(i.language for i in items), items
+    for draft, item in zip(lazy.drafts, items, strict=True):
+        assert (draft.item.author, draft.item.language, draft.item.published) == (None,) * 3
+        assert draft.item.updated is None
+        assert replace(draft.item, summary="", content="") == replace(
+            item, summary="", content="", author=None, language=None, published=None, updated=None
+        )
+
+
 # Bodies whose finished text mentions a topic in ways that a careless look at the raw HTML
 # would miss: words split by inline tags, entities (double-escaped too), a soft hyphen, a
 # word break, a tag inside a word, CDATA. And bodies whose topic word is only in markup.

@@ -26,7 +26,6 @@ import re
 import threading
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from html.entities import html5 as _HTML5
 from itertools import pairwise
 from typing import Any
@@ -35,7 +34,7 @@ from lxml import etree
 from xxhash import xxh3_64_digest
 
 from monitor.errors import ParseError
-from monitor.items import Draft, Item, ParsedSource
+from monitor.items import Draft, Item, ParsedSource, quick_pickle
 from monitor.parse.dates import parse_date
 from monitor.parse.encoding import (
     AUTHOR_MAX,
@@ -310,6 +309,45 @@ class _Body:
     is_html: bool = True
 
 
+@quick_pickle
+@dataclass(frozen=True, slots=True)
+class _Details:
+    """An item's author, language and dates as the document wrote them, read (dates parsed,
+    names and tags cleaned) when the item is finished: most items of a poll are new ones that
+    cannot match, and need none of them. Reading them was a fifth of a feed's parse."""
+
+    published: tuple[str | None, ...] = ()  # the first of these that is a date
+    updated: str | None = None
+    authors: tuple[str, ...] = ()  # names as written (RSS), each cleaned, joined once each
+    author: str | None = None  # the name already read, when there are no ``authors``
+    language: str | None = None
+    feed_author: str | None = None
+    feed_language: str | None = None
+
+    def read(self) -> dict[str, Any]:
+        """The item's fields."""
+        published = None
+        for raw in self.published:
+            published = parse_date(raw)
+            if published is not None:
+                break
+        author = _authors(self.authors) if self.authors else self.author
+        return {
+            "author": author or self.feed_author,
+            "language": _language(self.language) or self.feed_language,
+            "published": published,
+            "updated": parse_date(self.updated),
+        }
+
+
+def _authors(raw: tuple[str, ...]) -> str | None:
+    if len(raw) == 1:
+        return _author(raw[0])
+    names = (_author(name) for name in raw)
+    joined = ", ".join(dict.fromkeys(name for name in names if name))
+    return cap(joined, AUTHOR_MAX) if joined else None
+
+
 class _Builder:
     """Collects a document's items as drafts, applying the cap and the duplicate-GUID rules of
     :func:`parse_feed`; :func:`finish` converts their HTML later, in one batch."""
@@ -332,29 +370,18 @@ class _Builder:
         title: str,
         summary: _Body,
         content: _Body,
-        author: str | None,
-        language: str | None,
-        published: datetime | None,
-        updated: datetime | None,
+        details: _Details,
     ) -> None:
         guid = clean_text(guid)[:GUID_MAX] or None
-        item = Item(
-            guid=guid,
-            url=url,
-            title=title,
-            author=author,
-            language=language,
-            published=published,
-            updated=updated,
-        )
         self.pending.append(
             Draft(
-                item,
+                Item(guid=guid, url=url, title=title),
                 _raw_cut(summary),
                 _raw_cut(content),
                 summary.is_html,
                 content.is_html,
                 pending=True,
+                details=details,
             )
         )
 
@@ -388,7 +415,7 @@ def finish(drafts: Iterable[Draft]) -> tuple[Item, ...]:
     for i, text in zip(html_index, html_texts, strict=True):
         texts[i] = text
     finished = iter(
-        [_final(draft.item, texts[2 * n], texts[2 * n + 1]) for n, draft in enumerate(pending)]
+        [_final(draft, texts[2 * n], texts[2 * n + 1]) for n, draft in enumerate(pending)]
     )
     return tuple(next(finished) if d.pending else d.item for d in drafts)
 
@@ -423,10 +450,13 @@ def _bodies(draft: Draft) -> tuple[tuple[str, bool], tuple[str, bool]]:
     return (draft.summary, draft.summary_html), (draft.content, draft.content_html)
 
 
-def _final(item: Item, summary: str, content: str) -> Item:
+def _final(draft: Draft, summary: str, content: str) -> Item:
     if "appeared first on" in summary:
         summary = _WP_FOOTER.sub("", summary)
-    return replace(item, summary=cap(summary, SUMMARY_MAX), content=cap(content, CONTENT_MAX))
+    details = draft.details.read() if isinstance(draft.details, _Details) else {}
+    return replace(
+        draft.item, summary=cap(summary, SUMMARY_MAX), content=cap(content, CONTENT_MAX), **details
+    )
 
 
 def _raw_cut(body: _Body) -> str:
@@ -577,13 +607,6 @@ def _rss_item(
         url = resolve_url(guid, None)
     if url is None and rdf_about:
         url = resolve_url(rdf_about, base)
-    if not authors:
-        author = None
-    elif len(authors) == 1:
-        author = _author(_text(authors[0]))
-    else:
-        names = (_author(_text(a)) for a in authors)
-        author = ", ".join(dict.fromkeys(name for name in names if name)) or None
     title = text("title")
     title = _plain_title(title if title is not None else text("dc_title") or "")
     if "source" in found:
@@ -595,21 +618,20 @@ def _rss_item(
     if summary_el is None:
         summary_el = get("dc_description")
     content_el = get("content")
-    language = text("language") or item.get(XML_LANG)
-    # parse_date(None) is None: absent fields are not parsed
-    published = parse_date(text("pubDate")) if "pubDate" in found else None
-    if published is None and "dc_date" in found:
-        published = parse_date(_text(found["dc_date"]))
     out.add(
         guid=guid,
         url=url,
         title=title,
         summary=_Body("" if summary_el is None else _markup(summary_el)),
         content=_Body("" if content_el is None else _markup(content_el)),
-        author=cap(author, AUTHOR_MAX) if author else feed_author,
-        language=(_language(language) if language else None) or feed_language,
-        published=published,
-        updated=parse_date(text("updated")) if "updated" in found else None,
+        details=_Details(
+            published=(text("pubDate"), text("dc_date")),
+            updated=text("updated"),
+            authors=tuple(map(_text, authors)),
+            language=text("language") or item.get(XML_LANG),
+            feed_author=feed_author,
+            feed_language=feed_language,
+        ),
     )
 
 
@@ -764,10 +786,14 @@ def _atom_parse(
             title=_plain_title(title, title_html),
             summary=_Body(summary, summary_html),
             content=_Body(content, content_html),
-            author=author or feed_author,
-            language=_language(language or entry.get(XML_LANG)) or feed_language,
-            published=parse_date(published_raw) or parse_date(created_raw),
-            updated=parse_date(updated_raw),
+            details=_Details(
+                published=(published_raw, created_raw),
+                updated=updated_raw,
+                author=author,
+                language=language or entry.get(XML_LANG),
+                feed_author=feed_author,
+                feed_language=feed_language,
+            ),
         )
     return ParsedSource(
         kind="atom", items=(), drafts=out.drafts(), title=feed_title or None, language=feed_language
@@ -862,10 +888,14 @@ def _parse_json(text: str, base_url: str | None, max_items: int) -> ParsedSource
             title=_plain_title(_json_str(entry.get("title"))),
             summary=_Body(_json_str(entry.get("summary"))),
             content=content,
-            author=_json_author(entry) or feed_author,
-            language=_language(_json_str(entry.get("language"))) or feed_language,
-            published=parse_date(_json_str(entry.get("date_published"))),
-            updated=parse_date(_json_str(entry.get("date_modified"))),
+            details=_Details(
+                published=(_json_str(entry.get("date_published")),),
+                updated=_json_str(entry.get("date_modified")),
+                author=_json_author(entry),
+                language=_json_str(entry.get("language")),
+                feed_author=feed_author,
+                feed_language=feed_language,
+            ),
         )
     title = _json_str(doc.get("title"))
     return ParsedSource(
@@ -998,11 +1028,14 @@ def _feedparser_fallback(
             title=_plain_title(entry.get("title", "")),
             summary=_Body(summary),
             content=_Body(body),
-            author=_author(entry.get("author")),
-            language=_language((entry.get("title_detail") or {}).get("language")) or feed_language,
-            published=parse_date(entry.get("published")) or parse_date(entry.get("created")),
-            # dict.get: FeedParserDict.get("updated") silently falls back to "published"
-            updated=parse_date(dict.get(entry, "updated")),
+            details=_Details(
+                published=(entry.get("published"), entry.get("created")),
+                # dict.get: FeedParserDict.get("updated") silently falls back to "published"
+                updated=dict.get(entry, "updated"),
+                author=_author(entry.get("author")),
+                language=(entry.get("title_detail") or {}).get("language"),
+                feed_language=feed_language,
+            ),
         )
     drafts = out.drafts()
     if not any(d.item.url or d.item.guid for d in drafts):
