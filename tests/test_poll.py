@@ -670,6 +670,65 @@ def test_grouped_writes_commit_together_and_a_failing_one_alone(tmp_path: Path) 
     engine.dispose()
 
 
+def test_a_committed_group_wakes_the_event_loop_once(tmp_path: Path) -> None:
+    """The polls whose writes were committed together hear of it in one call into their event
+    loop, not one each."""
+    import asyncio
+    import threading
+
+    from sqlalchemy import text
+
+    from monitor.poll import GroupWriter
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (v INTEGER)"))
+    writer = GroupWriter(engine)
+    gate = threading.Event()
+    wake_ups: list[int] = []
+
+    def within(value: int):  # type: ignore[no-untyped-def]
+        def run(connection):  # type: ignore[no-untyped-def]
+            if value == 0:
+                gate.wait(10)  # hold the writer until the others are queued
+            connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": value})
+
+        return run
+
+    def alone(value: int):  # type: ignore[no-untyped-def]
+        def run() -> None:  # a group of one runs alone
+            with engine.begin() as connection:
+                within(value)(connection)
+
+        return run
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        call = loop.call_soon_threadsafe
+
+        def counted(callback, *args):  # type: ignore[no-untyped-def]
+            if threading.current_thread() is writer._thread:
+                wake_ups.append(len(args[0]) if args else 0)
+            return call(callback, *args)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        first = asyncio.ensure_future(writer.write(within(0), alone(0)))
+        await asyncio.sleep(0.2)
+        rest = [asyncio.ensure_future(writer.write(within(v), alone(v))) for v in (1, 2, 3, 4)]
+        await asyncio.sleep(0.1)
+        gate.set()
+        await asyncio.gather(first, *rest)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        writer.close()
+    assert wake_ups == [1, 4]  # the first write alone, then the four queued behind it together
+    with engine.connect() as connection:
+        assert sorted(connection.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 3, 4]
+    engine.dispose()
+
+
 def test_a_body_sent_again_without_validators_is_not_parsed_again(
     workdir: Path, env: dict[str, str], hostile_server: HostileServer
 ) -> None:
