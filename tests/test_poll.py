@@ -615,12 +615,9 @@ def test_html_listing_and_news_sitemap_sources(
     }
 
 
-def test_grouped_writes_commit_together_and_a_failing_one_alone(tmp_path: Path) -> None:
-    """The SQLite writer commits the writes queued meanwhile in one transaction; when one of
-    them fails, the others are committed one by one and only the failing poll sees its error."""
-    import asyncio
-    import threading
-
+@pytest.fixture
+def writer_db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A GroupWriter over a SQLite file with one table ``t (v INTEGER)``; closed afterwards."""
     from sqlalchemy import text
 
     from monitor.poll import GroupWriter
@@ -629,6 +626,27 @@ def test_grouped_writes_commit_together_and_a_failing_one_alone(tmp_path: Path) 
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE t (v INTEGER)"))
     writer = GroupWriter(engine)
+    yield engine, writer
+    writer.close()
+    engine.dispose()
+
+
+def _stored(engine) -> list[int]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return sorted(connection.execute(text("SELECT v FROM t")).scalars())
+
+
+def test_grouped_writes_commit_together_and_a_failing_one_alone(writer_db: tuple) -> None:
+    """The SQLite writer commits the writes queued meanwhile in one transaction; when one of
+    them fails, the others are committed one by one and only the failing poll sees its error."""
+    import asyncio
+    import threading
+
+    from sqlalchemy import text
+
+    engine, writer = writer_db
     gate = threading.Event()
     grouped: list[int] = []
 
@@ -659,18 +677,14 @@ def test_grouped_writes_commit_together_and_a_failing_one_alone(tmp_path: Path) 
         results = await asyncio.gather(first, *rest, return_exceptions=True)
         return [r if isinstance(r, BaseException) else None for r in results]
 
-    try:
-        errors = asyncio.run(scenario())
-    finally:
-        writer.close()
+    errors = asyncio.run(scenario())
+    writer.close()
     assert [str(e) if e else None for e in errors] == [None, None, None, "bad write", None]
     assert grouped[:4] == [0, 1, 2, 3]  # 1-3 tried together after 0 alone; 3 failed the group
-    with engine.connect() as connection:
-        assert sorted(connection.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 4]
-    engine.dispose()
+    assert _stored(engine) == [0, 1, 2, 4]
 
 
-def test_a_committed_group_wakes_the_event_loop_once(tmp_path: Path) -> None:
+def test_a_committed_group_wakes_the_event_loop_once(writer_db: tuple) -> None:
     """The polls whose writes were committed together hear of it in one call into their event
     loop, not one each."""
     import asyncio
@@ -678,12 +692,7 @@ def test_a_committed_group_wakes_the_event_loop_once(tmp_path: Path) -> None:
 
     from sqlalchemy import text
 
-    from monitor.poll import GroupWriter
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE t (v INTEGER)"))
-    writer = GroupWriter(engine)
+    engine, writer = writer_db
     gate = threading.Event()
     wake_ups: list[int] = []
 
@@ -719,14 +728,10 @@ def test_a_committed_group_wakes_the_event_loop_once(tmp_path: Path) -> None:
         gate.set()
         await asyncio.gather(first, *rest)
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        writer.close()
+    asyncio.run(scenario())
+    writer.close()
     assert wake_ups == [1, 4]  # the first write alone, then the four queued behind it together
-    with engine.connect() as connection:
-        assert sorted(connection.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 3, 4]
-    engine.dispose()
+    assert _stored(engine) == [0, 1, 2, 3, 4]
 
 
 def test_a_body_sent_again_without_validators_is_not_parsed_again(
