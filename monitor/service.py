@@ -191,7 +191,13 @@ class Service:
             room = max(0, self.config.settings.concurrency * 2 - len(self.inflight))
             claimed = (
                 await asyncio.to_thread(
-                    claim_due, self.engine, self.instance, now, self.lease_seconds, room
+                    claim_due,
+                    self.engine,
+                    self.instance,
+                    now,
+                    self.lease_seconds,
+                    room,
+                    busy=list(self.inflight),  # a poll may end while the claim runs
                 )
                 if room
                 else []

@@ -116,6 +116,77 @@ def init(workdir: Path, env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_a_poll_that_ends_while_the_dispatcher_claims_is_not_run_twice(
+    workdir: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher's claim can read a source as due and leased to this instance while its
+    poll is still writing, and return after that poll has ended: the source must not be
+    polled a second time with that stale claim."""
+    import asyncio
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from monitor import service as service_module
+    from monitor.config import load_config
+    from monitor.items import PollReport
+    from monitor.store.db import upgrade
+    from monitor.store.sources import sync_sources
+
+    service_config(workdir, '- {name: only, url: "https://only.example/feed.xml"}')
+    config = load_config(workdir / "sources.yaml")
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sync_sources(engine, config)
+    polls: list[str] = []
+    ended = threading.Event()
+    real_claim = service_module.claim_due
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finish = asyncio.Event()
+
+        class Poller:  # a poll that ends when the test says, then writes as a poll does
+            async def poll(self, source):  # type: ignore[no-untyped-def]
+                polls.append(source.name)
+                await finish.wait()
+                with engine.begin() as connection:
+                    connection.execute(
+                        update(Source)
+                        .where(Source.id == source.id)
+                        .values(
+                            next_poll_at=datetime.now(UTC) + timedelta(hours=1),
+                            lease_owner=None,
+                            lease_until=None,
+                        )
+                    )
+                return PollReport(source=source.name)
+
+        def claim_while_the_poll_ends(*args, **kwargs):  # type: ignore[no-untyped-def]
+            claimed = real_claim(*args, **kwargs)  # read while the poll still runs
+            loop.call_soon_threadsafe(finish.set)
+            assert ended.wait(10), "the first poll did not end"
+            return claimed
+
+        service = service_module.Service(config, engine, instance="me")
+        service.poller = Poller()  # type: ignore[assignment]
+        await service.dispatch()  # claims the source and starts its poll
+        (first,) = service.inflight.values()
+        first.add_done_callback(lambda _task: ended.set())
+        monkeypatch.setattr(service_module, "claim_due", claim_while_the_poll_ends)
+        await service.dispatch()
+        await asyncio.sleep(0.2)
+        for task in list(service.inflight.values()):
+            task.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.dispose()
+    assert polls == ["only"]
+
+
 def test_sigterm_stops_cleanly_and_releases_leases(
     workdir: Path, sqlite_url: str, hostile_server: HostileServer, instances: list[Instance]
 ) -> None:

@@ -171,6 +171,30 @@ def test_a_claim_says_whether_the_source_was_ever_polled_successfully(database_u
     assert [(c.name, c.polled_before) for c in second] == [("s1", True), ("s2", False)]
 
 
+def test_a_claim_passes_over_the_sources_its_owner_is_polling(database_url: str) -> None:
+    """An instance may take its own leases again (a restart under the same name), but not
+    those of the polls it still runs: their rows say "due" until the polls' writes commit."""
+    from sqlalchemy import update
+
+    from monitor.store.sources import claim_due
+
+    engine = _engine(database_url)
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    try:
+        with engine.begin() as connection:
+            connection.execute(update(Source).values(next_poll_at=now - timedelta(minutes=1)))
+        first = claim_due(engine, "me", now, 60)
+        again = claim_due(engine, "me", now + timedelta(seconds=1), 60)
+        busy = claim_due(engine, "me", now + timedelta(seconds=1), 60, busy=[first[0].id])
+        other = claim_due(engine, "other", now + timedelta(seconds=1), 60)
+    finally:
+        engine.dispose()
+    assert [c.name for c in first] == ["s1", "s2"]
+    assert [c.name for c in again] == ["s1", "s2"]
+    assert [c.name for c in busy] == ["s2"]
+    assert other == []  # leased to "me" for another minute
+
+
 def test_statements_the_driver_cannot_run_alone_are_refused(database_url: str) -> None:
     """A column left to its Python default, or an expanding IN list, needs SQLAlchemy's own
     execution: the driver path refuses them rather than bind NULL or leave a placeholder."""

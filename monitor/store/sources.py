@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -170,10 +171,23 @@ def _claim(
 
 
 def claim_due(
-    engine: Engine, owner: str, now: datetime, lease_seconds: float, limit: int | None = None
+    engine: Engine,
+    owner: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int | None = None,
+    *,
+    busy: Collection[int] = (),
 ) -> list[ClaimedSource]:
-    """The enabled sources whose next poll time has come, leased to `owner`."""
+    """The enabled sources whose next poll time has come, leased to `owner`.
+
+    ``busy``: the ids of the sources `owner` is polling now, never claimed again. Their rows
+    still say "due, leased to `owner`" until their polls' writes commit, and a claim read
+    before that commit would hand a source to a second poll once the first had finished.
+    """
     due = and_(Source.enabled.is_(True), Source.next_poll_at <= now)
+    if busy:
+        due = and_(due, Source.id.not_in(list(busy)))
     return _claim(engine, owner, now, lease_seconds, due, limit)
 
 
