@@ -814,12 +814,17 @@ async def poll_once(
     engine: Engine,
     names: Sequence[str] = (),
     *,
-    instance: str = "cli",
+    instance: str | None = None,
     on_start: Callable[[int], Any] | None = None,
     on_done: Callable[[PollReport], Any] | None = None,
 ) -> list[PollReport]:
-    """`monitor poll`: claim the (named or all enabled) sources now, poll them, release them."""
-    from monitor.store.sources import claim_named, release_leases
+    """`monitor poll`: claim the (named or all enabled) sources now, poll them, release them.
+
+    ``instance`` (the lease owner) defaults to this process's own name (see cli_instance).
+    """
+    from monitor.store.sources import claim_named, cli_instance, release_leases
+
+    instance = instance or cli_instance()
 
     wanted = list(names) if names else [s.name for s in config.sources if s.enabled]
     known = {s.name for s in config.sources}

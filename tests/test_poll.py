@@ -20,7 +20,7 @@ from monitor.store.db import make_engine
 from monitor.store.schema import Article, ArticleRevision, Poll, SeenItem, Sighting, Source
 from tests.conftest import run_monitor
 from tests.feedgen import MSS_REPORT, UNRELATED, Entry, article_page, rss, seed_republished
-from tests.hostile_server import HostileServer, conditional, respond, status
+from tests.hostile_server import HostileServer, conditional, delayed, respond, status
 
 TOPICS = (
     (Path(__file__).resolve().parent.parent / "sources.yaml").read_text().split("topics:", 1)[1]
@@ -732,6 +732,48 @@ def test_a_committed_group_wakes_the_event_loop_once(writer_db: tuple) -> None:
     writer.close()
     assert wake_ups == [1, 4]  # the first write alone, then the four queued behind it together
     assert _stored(engine) == [0, 1, 2, 3, 4]
+
+
+def test_two_polls_at_once_do_not_poll_the_same_source(
+    workdir: Path, env: dict[str, str], hostile_server: HostileServer
+) -> None:
+    """A second `monitor poll` started while the first still polls a slow source skips that
+    source (each run leases under a name of its own) and polls the others."""
+    import subprocess
+    import sys
+
+    hostile_server.route("/slow.xml", delayed(3, respond(rss([MSS_REPORT]))))
+    hostile_server.route("/quick.xml", respond(rss([UNRELATED])))
+    write_config(
+        workdir,
+        hostile_server,
+        """
+        - {name: slow, url: "SERVER/slow.xml"}
+        - {name: quick, url: "SERVER/quick.xml"}
+        """,
+    )
+    init(workdir, env)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env
+    first = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "poll", "--source", "slow", "--format", "json"],
+        cwd=workdir,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not hostile_server.requests("/slow.xml") and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first run has claimed the slow source and is fetching it
+    code, second, err = poll(workdir, env)
+    out, first_err = first.communicate(timeout=30)
+    by_name = {r["source"]: r for r in second}
+    assert by_name["slow"]["status"] == "skipped", (second, err)
+    assert by_name["slow"]["error"] == "being polled by another instance"
+    assert by_name["quick"]["status"] == "ok"
+    assert code == 1  # a skipped source counts as not done
+    assert [r["status"] for r in json.loads(out)] == ["ok"], first_err
+    assert len(hostile_server.requests("/slow.xml")) == 1
 
 
 def test_a_body_sent_again_without_validators_is_not_parsed_again(

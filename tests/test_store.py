@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -193,6 +194,49 @@ def test_a_claim_passes_over_the_sources_its_owner_is_polling(database_url: str)
     assert [c.name for c in again] == ["s1", "s2"]
     assert [c.name for c in busy] == ["s2"]
     assert other == []  # leased to "me" for another minute
+
+
+def test_a_poll_takes_over_the_leases_of_an_ended_poll_of_this_host_only(
+    database_url: str,
+) -> None:
+    """`monitor poll` runs lease as ``cli:<host>:<pid>``: a run still going keeps its sources
+    from a second run, one that was killed gives them up at once, and one of another host
+    keeps them until its lease expires."""
+    import socket
+    import subprocess
+    import sys
+
+    from sqlalchemy import update
+
+    from monitor.store.sources import claim_named, cli_instance
+
+    probe = subprocess.Popen([sys.executable, "-c", "pass"])
+    probe.wait()  # its pid is now that of a process that has ended
+    host = socket.gethostname()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    engine = _engine(database_url)
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    later = now + timedelta(minutes=5)
+
+    def leased_to(owner: str) -> list[str]:
+        with engine.begin() as connection:
+            connection.execute(update(Source).values(lease_owner=owner, lease_until=later))
+        claimed = claim_named(engine, cli_instance(), ["s1", "s2"], now, 60)
+        with engine.begin() as connection:
+            connection.execute(update(Source).values(lease_owner=None, lease_until=None))
+        return [c.name for c in claimed]
+
+    try:
+        assert cli_instance() == f"cli:{host}:{os.getpid()}"
+        assert leased_to(f"cli:{host}:{running.pid}") == []  # a poll still going
+        assert leased_to(f"cli:{host}:{probe.pid}") == ["s1", "s2"]  # a poll that ended
+        assert leased_to(f"cli:another-{host}:{probe.pid}") == []  # not judged from here
+        assert leased_to("vm-1-abc123") == []  # a service instance: its lease expires
+        assert leased_to(cli_instance()) == ["s1", "s2"]  # this process's own
+    finally:
+        running.kill()
+        running.wait()
+        engine.dispose()
 
 
 def test_statements_the_driver_cannot_run_alone_are_refused(database_url: str) -> None:

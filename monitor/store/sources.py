@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -145,13 +147,17 @@ def _claim(
     lease_seconds: float,
     condition: Any,
     limit: int | None,
+    gone: Collection[str] = (),
 ) -> list[ClaimedSource]:
-    """Atomically take the lease of the sources matching `condition` that nobody holds.
+    """Atomically take the lease of the sources matching `condition` that nobody holds (or
+    that `owner`, or one of the owners ``gone``, holds).
 
     One conditional UPDATE: on PostgreSQL the candidate rows are locked with SKIP LOCKED, so
     instances claiming at the same moment each get different sources; SQLite serialises writers.
     """
     free = or_(Source.lease_until.is_(None), Source.lease_until < now, Source.lease_owner == owner)
+    if gone:
+        free = or_(free, Source.lease_owner.in_(list(gone)))
     candidates = select(Source.id).where(condition, free).order_by(Source.next_poll_at, Source.id)
     if limit is not None:
         candidates = candidates.limit(limit)
@@ -194,8 +200,55 @@ def claim_due(
 def claim_named(
     engine: Engine, owner: str, names: list[str], now: datetime, lease_seconds: float
 ) -> list[ClaimedSource]:
-    """The named sources (due or not), unless another instance is polling them right now."""
-    return _claim(engine, owner, now, lease_seconds, Source.name.in_(names), None)
+    """The named sources (due or not), unless another instance is polling them right now.
+
+    The leases of `monitor poll` processes of this host that are no longer running (killed)
+    are taken over at once, not when they expire.
+    """
+    gone = _gone_cli_owners(engine, now)
+    return _claim(engine, owner, now, lease_seconds, Source.name.in_(names), None, gone)
+
+
+_CLI = "cli"
+
+
+def cli_instance() -> str:
+    """The lease owner of one `monitor poll` process: ``cli:<host>:<pid>``.
+
+    A name of its own, so that two runs at once (a cron job outlasting its period) do not
+    take each other's sources; the host and pid tell a later run whether this one is gone.
+    """
+    return f"{_CLI}:{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone_cli_owners(engine: Engine, now: datetime) -> list[str]:
+    """The owners of live leases that are `monitor poll` processes of this host that have
+    ended. A process of another host is never judged from here: its leases expire."""
+    prefix = f"{_CLI}:{socket.gethostname()}:"
+    with engine.connect() as connection:
+        owners = connection.scalars(
+            select(Source.lease_owner)
+            .where(
+                Source.lease_owner.startswith(prefix, autoescape=True), Source.lease_until >= now
+            )
+            .distinct()
+        ).all()
+    gone = []
+    for owner in owners:
+        pid = owner[len(prefix) :]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            gone.append(owner)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running
+        return True
+    return True
 
 
 def extend_leases(engine: Engine, owner: str, ids: list[int], until: datetime) -> None:
