@@ -123,8 +123,9 @@ def _settle(outcomes: Sequence[tuple[_Write, BaseException | None]]) -> None:
     """Hand each write's outcome (None: committed) to the poll waiting for it.
 
     One call into each event loop for all of them: every call writes to the loop's wake-up
-    pipe and takes the GIL back afterwards, which the writer thread paid once per poll (0.4 s
-    of its time in a cold poll of 1,000 feeds) when each write woke the loop on its own.
+    pipe and then waits to take the GIL back, which the writer thread did once per poll when
+    each write woke the loop on its own (7% of its profile samples in a cold poll of 1,000
+    feeds).
     """
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write, BaseException | None]]] = {}
     for write, error in outcomes:

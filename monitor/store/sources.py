@@ -14,6 +14,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 
 from monitor.config import Config, SourceConfig, as_json
 from monitor.logs import redact
+from monitor.store.db import read_only
 from monitor.store.schema import Source
 
 
@@ -224,8 +225,10 @@ def cli_instance() -> str:
 def _gone_cli_owners(engine: Engine, now: datetime) -> list[str]:
     """The owners of live leases that are `monitor poll` processes of this host that have
     ended. A process of another host is never judged from here: its leases expire."""
+    if os.name != "posix":  # no harmless way to ask whether a pid runs: the leases expire
+        return []
     prefix = f"{_CLI}:{socket.gethostname()}:"
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         owners = connection.scalars(
             select(Source.lease_owner)
             .where(
