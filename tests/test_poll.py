@@ -20,7 +20,7 @@ from monitor.store.db import make_engine
 from monitor.store.schema import Article, ArticleRevision, Poll, SeenItem, Sighting, Source
 from tests.conftest import run_monitor
 from tests.feedgen import MSS_REPORT, UNRELATED, Entry, article_page, rss, seed_republished
-from tests.hostile_server import HostileServer, conditional, delayed, respond, status
+from tests.hostile_server import HostileServer, conditional, respond, status
 
 TOPICS = (
     (Path(__file__).resolve().parent.parent / "sources.yaml").read_text().split("topics:", 1)[1]
@@ -29,13 +29,16 @@ TOPICS = "topics:" + TOPICS.split("\nsources:", 1)[0]
 
 
 def write_config(workdir: Path, server: HostileServer, sources: str, settings: str = "") -> None:
-    """sources.yaml with the shipped topics; ``settings`` adds lines under ``settings:``."""
-    settings_lines = [
+    """sources.yaml with the shipped topics; ``settings`` adds lines under ``settings:`` (or
+    replaces the default line of the same setting)."""
+    custom = textwrap.dedent(settings).strip().splitlines()
+    given = {line.split(":", 1)[0].strip() for line in custom}
+    defaults = [
         "min_host_delay: 0s",
         "retries: 0",
         "timeouts: {connect: 2s, read: 3s, total: 5s}",
-        *textwrap.dedent(settings).strip().splitlines(),
     ]
+    settings_lines = [d for d in defaults if d.split(":", 1)[0] not in given] + custom
     (workdir / "sources.yaml").write_text(
         "settings:\n"
         + textwrap.indent("\n".join(settings_lines), "  ")
@@ -741,8 +744,15 @@ def test_two_polls_at_once_do_not_poll_the_same_source(
     source (each run leases under a name of its own) and polls the others."""
     import subprocess
     import sys
+    import threading
 
-    hostile_server.route("/slow.xml", delayed(3, respond(rss([MSS_REPORT]))))
+    release = threading.Event()  # the slow source answers once the second run is done
+
+    def slow(request, conn) -> None:  # type: ignore[no-untyped-def]
+        release.wait(25)
+        respond(rss([MSS_REPORT]))(request, conn)
+
+    hostile_server.route("/slow.xml", slow)
     hostile_server.route("/quick.xml", respond(rss([UNRELATED])))
     write_config(
         workdir,
@@ -751,6 +761,7 @@ def test_two_polls_at_once_do_not_poll_the_same_source(
         - {name: slow, url: "SERVER/slow.xml"}
         - {name: quick, url: "SERVER/quick.xml"}
         """,
+        settings="timeouts: {connect: 2s, read: 30s, total: 40s}",
     )
     init(workdir, env)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env
@@ -765,8 +776,11 @@ def test_two_polls_at_once_do_not_poll_the_same_source(
     deadline = time.monotonic() + 20
     while not hostile_server.requests("/slow.xml") and time.monotonic() < deadline:
         time.sleep(0.05)  # the first run has claimed the slow source and is fetching it
-    code, second, err = poll(workdir, env)
-    out, first_err = first.communicate(timeout=30)
+    try:
+        code, second, err = poll(workdir, env)
+    finally:
+        release.set()
+    out, first_err = first.communicate(timeout=60)
     by_name = {r["source"]: r for r in second}
     assert by_name["slow"]["status"] == "skipped", (second, err)
     assert by_name["slow"]["error"] == "being polled by another instance"
