@@ -109,6 +109,9 @@ _UNRESERVED: Final[frozenset[str]] = frozenset(
 _PATH_SAFE: Final[frozenset[str]] = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
 _QUERY_SAFE: Final[frozenset[str]] = _UNRESERVED | frozenset("!$'()*+,;:@/?")
 _HEX: Final[frozenset[str]] = frozenset("0123456789abcdefABCDEF")
+_HOST_SAFE: Final[frozenset[str]] = _UNRESERVED | frozenset(":")
+_QUERY_NAME_SAFE: Final[frozenset[str]] = _QUERY_SAFE - frozenset("?")
+_QUERY_VALUE_SAFE: Final[frozenset[str]] = _QUERY_SAFE | frozenset("=")
 _AMP_CACHE_SUFFIX: Final[str] = ".cdn.ampproject.org"
 
 
@@ -185,7 +188,7 @@ def _canonical_host(hostname: str) -> str:
         # an invalid IDN stays as it is and is percent-encoded below: still a stable key
         with contextlib.suppress(UnicodeError):
             host = host.encode("idna").decode("ascii")
-    host = _quote(host, _UNRESERVED | {":"}).lower()
+    host = _quote(host, _HOST_SAFE).lower()
     stripped = True
     while stripped:
         stripped = False
@@ -237,8 +240,8 @@ def _canonical_query(query: str) -> str:
         if not part:
             continue
         raw_name, _, raw_value = part.partition("=")
-        name = _quote(raw_name, _QUERY_SAFE - {"?"})
-        value = _quote(raw_value, _QUERY_SAFE | {"="})
+        name = _quote(raw_name, _QUERY_NAME_SAFE)
+        value = _quote(raw_value, _QUERY_VALUE_SAFE)
         if not name or is_tracking_parameter(name) or _is_amp_parameter(name, value):
             continue
         pairs.append((name, value))
@@ -255,7 +258,18 @@ def _is_amp_parameter(name: str, value: str) -> bool:
 
 def _quote(text: str, safe: frozenset[str]) -> str:
     """Percent-encode ``text`` canonically: decode %XX of unreserved characters, upper-case the
-    other escapes, escape a stray ``%`` and every character outside ``safe`` (as UTF-8)."""
+    other escapes, escape a stray ``%`` and every character outside ``safe`` (as UTF-8).
+
+    Most parts of a URL need none of it: those are returned as they are, after one check made
+    in C (the loop of :func:`_quote_each` costs about 0.1 us a character).
+    """
+    if "%" not in text and safe.issuperset(text):
+        return text
+    return _quote_each(text, safe)
+
+
+def _quote_each(text: str, safe: frozenset[str]) -> str:
+    """:func:`_quote`, one character at a time."""
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:

@@ -21,6 +21,10 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from monitor.dedup import (
+    _HOST_SAFE,
+    _PATH_SAFE,
+    _QUERY_NAME_SAFE,
+    _QUERY_VALUE_SAFE,
     AMP_PARAMETERS,
     BANDS,
     DEFAULT_THRESHOLDS,
@@ -30,6 +34,8 @@ from monitor.dedup import (
     Fingerprint,
     StoredPrint,
     Thresholds,
+    _quote,
+    _quote_each,
     canonical_url,
     content_hash,
     content_words,
@@ -230,6 +236,18 @@ def test_canonical_url_returns_a_key_or_raises_value_error(tail: str) -> None:
         assert key.startswith("https://")
         assert "#" not in key
         assert canonical_url(key) == key
+
+
+@given(
+    st.text(alphabet=st.sampled_from([*sorted(_PATH_SAFE), "%", "A", "f", "z", "é", " ", "#"])),
+    st.sampled_from([_HOST_SAFE, _PATH_SAFE, _QUERY_NAME_SAFE, _QUERY_VALUE_SAFE]),
+)
+@example("/a%41/b", _PATH_SAFE)
+@example("/already/plain-path_1~", _PATH_SAFE)
+def test_a_url_part_left_as_it_is_is_what_escaping_each_character_gives(
+    text: str, safe: frozenset[str]
+) -> None:
+    assert _quote(text, safe) == _quote_each(text, safe)
 
 
 @given(_URL, _TRACKER, _SAFE_VALUE, st.integers(min_value=0, max_value=4), st.booleans())
