@@ -150,12 +150,12 @@ def test_prefilter_scanners_find_the_same_words(monkeypatch: pytest.MonkeyPatch)
     """The prefilter scans with ahocorasick_rs, else pyahocorasick, else a regex: same words."""
     import monitor.match as match_module
 
-    fast = matcher("aho")._prefilter
-    assert fast._rs is not None, "ahocorasick_rs is a dependency"
+    fast = Matcher(shipped_rules(), backend="aho")._prefilter  # anchors not learned yet
+    assert fast._scan is not None, "ahocorasick_rs is a dependency"
     monkeypatch.setattr(match_module, "ahocorasick_rs", None)
     slow = Matcher(shipped_rules(), backend="aho")._prefilter
     regex = Matcher(shipped_rules(), backend="regex")._prefilter
-    assert slow._rs is None and slow._auto is not None
+    assert slow._scan is None and slow._auto is not None
     texts = [
         skeleton(decode("\n".join(item.get(k, "") for k in ("title", "summary", "body"))))
         for item in corpus()
@@ -860,12 +860,34 @@ def test_could_match_answers_as_the_words_of_a_spelling_say() -> None:
     each backend answers exactly "are all the words of some spelling in the text"."""
     texts = list(prefilter_texts())
     assert len(texts) > 300
-    rs, regex, slow = matcher("aho"), matcher("regex"), slow_prefilter_matcher()
-    assert rs._prefilter._rs is not None and slow._prefilter._auto is not None
+    rs = Matcher(shipped_rules(), backend="aho")  # its anchors change after LEARN_TEXTS texts
+    regex, slow = matcher("regex"), slow_prefilter_matcher()
+    assert rs._prefilter._scan is not None and slow._prefilter._auto is not None
+    first = rs._prefilter._anchored
     expected = [needs_met(rs, t) for t in texts]
     assert 30 < sum(expected) < len(texts) - 30  # both answers, many times
     for m in (rs, regex, slow):
         assert [m.could_match(t) for t in texts] == expected
+    assert rs._prefilter._anchored != first  # learned from the first texts, and answered alike
+
+
+def test_the_prefilter_anchors_each_spelling_on_its_rarest_word_in_the_texts_it_scanned() -> None:
+    """Every spelling's first anchor is its longest word; after LEARN_TEXTS texts full of the
+    longest word of "Multi-National Security Support", another of its words anchors it."""
+    from monitor.match import LEARN_TEXTS
+
+    m = Matcher(shipped_rules(), backend="aho")
+    prefilter = m._prefilter
+    assert ("multi", "security", "support") in prefilter._anchored["national"]
+    common = "The national budget and national security were debated. " * 20
+    for _ in range(LEARN_TEXTS):
+        assert not m.could_match(common)
+    assert "national" not in prefilter._anchored
+    assert ("multi", "national", "security") in prefilter._anchored["support"]
+    assert not m.could_match(common)
+    assert m.could_match("Multi-national security support for Haiti")
+    assert m.could_match("The multi-national mission: security support")
+    assert not m.could_match("Multi-national security")  # "support" is needed too
 
 
 _FRAGMENTS = [
