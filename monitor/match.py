@@ -662,9 +662,12 @@ class _Prefilter:
         self._scan: _Scan | None = None
         self._regex: re.Pattern[str] | None = None
         self._prefixes: dict[str, tuple[str, ...]] = {}
-        # the spellings of several words, and in how many of the texts scanned so far each of
-        # their words occurs (while learning, see the class docstring)
-        self._several = [tuple(sorted(need)) for need in self._needs if len(need) > 1]
+        # the words of the spellings of several words, and in how many of the texts scanned so
+        # far each occurs (while learning, see the class docstring)
+        self._several = [
+            (word, word.encode("ascii"))
+            for word in sorted({word for need in self._needs if len(need) > 1 for word in need})
+        ]
         self._counts: dict[str, int] = {}
         self._learned = 0
         words = sorted(self._static_anchored)
@@ -693,10 +696,9 @@ class _Prefilter:
         """Count the words of the spellings of several words in one more text; after
         LEARN_TEXTS, anchor each of those spellings on its word found in the fewest texts."""
         counts = self._counts
-        for need in self._several:
-            for word in need:
-                if word.encode("ascii") in skel:
-                    counts[word] = counts.get(word, 0) + 1
+        for word, raw in self._several:
+            if raw in skel:
+                counts[word] = counts.get(word, 0) + 1
         self._learned += 1
         if self._learned == LEARN_TEXTS:
             self._scan = _Scan.build(_anchor(self._needs, dict(counts)))
