@@ -855,6 +855,22 @@ def slow_prefilter_matcher() -> Matcher:
         return Matcher(shipped_rules(), backend="aho")
 
 
+def test_both_aho_scanners_report_the_same_hits_in_the_same_order() -> None:
+    """The term scan of the aho backend runs on ahocorasick_rs, else on pyahocorasick: on every
+    fixture item, corpus item and tricky text both report the same hits, in the same order, and
+    the matches are equal."""
+    fast, slow = matcher("aho"), slow_prefilter_matcher()
+    assert fast._scanner._rs is not None and slow._scanner._auto is not None
+    hits = 0
+    for text in prefilter_texts():
+        folded = fold(clean(decode(text)))
+        found = [(a, b, p.key) for a, b, p in fast._scanner.scan(folded)]
+        assert found == [(a, b, p.key) for a, b, p in slow._scanner.scan(folded)], text[:80]
+        assert fast.match(body=text) == slow.match(body=text), text[:80]
+        hits += len(found)
+    assert hits > 300  # many texts with hits, and tricky ones
+
+
 def test_could_match_answers_as_the_words_of_a_spelling_say() -> None:
     """On every fixture item, hidden-match body, corpus item and tricky text, the prefilter of
     each backend answers exactly "are all the words of some spelling in the text"."""
