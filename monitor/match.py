@@ -681,13 +681,10 @@ class _Prefilter:
         self._regex: re.Pattern[str] | None = None
         self._prefixes: dict[str, tuple[str, ...]] = {}
         # the words of the spellings of several words, and in how many of the texts scanned so
-        # far each occurs (while learning, see the class docstring)
-        self._several = [
-            (word, word.encode("ascii"))
-            for word in sorted({word for need in self._needs if len(need) > 1 for word in need})
-        ]
+        # far each occurs: only the ahocorasick_rs scan learns (see the class docstring)
+        self._several: list[tuple[str, bytes]] = []
         self._counts: dict[str, int] = {}
-        self._learned = 0
+        self._learned = LEARN_TEXTS  # nothing to learn unless set below
         words = sorted(self._static_anchored)
         if not words:
             return
@@ -695,7 +692,9 @@ class _Prefilter:
             # ahocorasick_rs scans 4x faster than pyahocorasick (5.5 vs 22 us for a 3.5 KB
             # item, overlapping), and this scan runs on every new item of every feed.
             self._scan = _Scan.build(self._static_anchored)
-            self._learned = 0 if self._several else LEARN_TEXTS
+            several = {word for need in self._needs if len(need) > 1 for word in need}
+            self._several = [(word, word.encode("ascii")) for word in sorted(several)]
+            self._learned = 0 if several else LEARN_TEXTS
         elif backend == "aho":
             self._auto = ahocorasick.Automaton()
             for word in words:

@@ -847,7 +847,7 @@ def prefilter_texts() -> tuple[str, ...]:
 
 
 def slow_prefilter_matcher() -> Matcher:
-    """The aho backend with pyahocorasick scanning for the prefilter."""
+    """The aho backend with pyahocorasick scanning, for the prefilter and the terms."""
     import monitor.match as match_module
 
     with pytest.MonkeyPatch.context() as mp:
