@@ -9,6 +9,7 @@ should not pay for the query, digest or table code, nor `monitor --help` for any
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 from collections.abc import Callable
@@ -374,42 +375,49 @@ def poll(app: App, names: tuple[str, ...], fmt: str | None) -> None:
     """
     import asyncio
 
-    from monitor.poll import poll_once
+    from monitor.poll import fork_parse_workers, poll_once
     from monitor.store.sources import sync_sources
 
     config = app.config
-    engine = app.ready_engine()
-    sync_sources(engine, config)
-    fmt = pick_format(fmt)
-    progress = None
-    task = None
-    if fmt == "table" and app.console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    # Start-up ends here, before the parse workers are forked: they inherit its objects frozen
+    # (their collector never scans them), and the fork comes before the database is opened
+    # (see fork_parse_workers). The poll closes the workers; this is for a poll never begun.
+    end_of_start_up()
+    pool = fork_parse_workers(config, app.engine)
+    with contextlib.ExitStack() as stack:
+        if pool is not None:
+            stack.callback(pool.close)
+        engine = app.ready_engine()
+        sync_sources(engine, config)
+        fmt = pick_format(fmt)
+        progress = None
+        task = None
+        if fmt == "table" and app.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        progress = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=app.console,
-            transient=True,
+            progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=app.console,
+                transient=True,
+            )
+            stack.callback(progress.stop)
+
+        def started(total: int) -> None:
+            nonlocal task
+            if progress is not None:
+                progress.start()
+                task = progress.add_task("polling", total=total)
+
+        def done(report: PollReport) -> None:
+            if progress is not None and task is not None:
+                progress.advance(task)
+
+        reports = asyncio.run(
+            poll_once(config, engine, names, on_start=started, on_done=done, pool=pool)
         )
-
-    def started(total: int) -> None:
-        nonlocal task
-        if progress is not None:
-            progress.start()
-            task = progress.add_task("polling", total=total)
-
-    def done(report: PollReport) -> None:
-        if progress is not None and task is not None:
-            progress.advance(task)
-
-    try:
-        reports = asyncio.run(poll_once(config, engine, names, on_start=started, on_done=done))
-    finally:
-        if progress is not None:
-            progress.stop()
     if fmt == "json":
         click.echo(to_json(reports))
     else:

@@ -454,14 +454,15 @@ class ProcessorPool:
         A forked worker inherits the parent's imports and configuration and is ready in
         milliseconds; a spawned one imports the whole program again (~0.3 s of CPU) before it
         reads its first document. Forking is only safe before any other thread exists (a lock
-        held by another thread at the fork stays held for ever in the child), so a poller
-        calls this before it starts its writer; later pools, such as the one replacing a
-        broken pool, are spawned. A one-off poll with nothing to parse then ends a worker that
-        did nothing, which costs less than the fork.
+        held by another thread at the fork stays held for ever in the child), so a one-off poll
+        calls this before anything else starts (see poll.fork_parse_workers); later pools,
+        such as the one replacing a broken pool, are spawned. A one-off poll with nothing to
+        parse then ends a worker that did nothing, which costs less than the fork.
 
         No database connection may cross the fork either (SQLite's locks are per process, and
         a child closing a PostgreSQL connection would end it for the parent): the engine's
-        idle connections are closed first, and with one in use there is no fork.
+        idle connections are closed first (best none: closing SQLite's last one checkpoints its
+        log), and with one in use there is no fork.
         """
         if self._closed or self._starting is not None or self._early is not None:
             return False

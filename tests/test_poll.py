@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import textwrap
 import time
 from dataclasses import replace
@@ -809,3 +811,59 @@ def test_a_body_sent_again_without_validators_is_not_parsed_again(
         ("not_modified", 200, 0)
     ]
     assert [(r["status"], r["items_new"]) for r in changed[1]] == [("ok", 1)]
+
+
+FORK_WATCH = """
+import json, os, sqlite3, sys
+from sqlite3 import dbapi2
+
+opened = []  # the SQLite connections this process opened, in order
+connect = sqlite3.connect
+
+def counting(*args, **kwargs):
+    opened.append(1)
+    return connect(*args, **kwargs)
+
+sqlite3.connect = dbapi2.connect = counting
+at_fork = []  # how many it had opened at each fork
+os.register_at_fork(before=lambda: at_fork.append(len(opened)))
+from monitor.cli import main
+try:
+    main(["poll", "--format", "json"])
+except SystemExit:
+    pass
+print(json.dumps({"at_fork": at_fork, "opened": len(opened)}), file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_a_poll_forks_its_workers_before_it_opens_the_database(
+    workdir: Path, sqlite_url: str, hostile_server: HostileServer
+) -> None:
+    """`monitor poll` forks its parse workers before its first connection to the database: a
+    connection must be closed before a fork, and closing the last one to a SQLite file
+    checkpoints the log the previous poll left. The poll still reads and writes as usual."""
+    body = {"feed": rss([UNRELATED])}
+    hostile_server.route("/a.xml", lambda request, conn: respond(body["feed"])(request, conn))
+    write_config(workdir, hostile_server, "- {name: a, url: 'SERVER/a.xml'}", "parse_workers: 2")
+    env = {"MONITOR_DATABASE_URL": sqlite_url}
+    init(workdir, env)
+    code, _, err = poll(workdir, env)  # leaves its log for the next poll
+    assert code == 0, err
+    body["feed"] = rss([MSS_REPORT, UNRELATED])
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_WATCH],
+        cwd=workdir,
+        env={**environment, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    watched = json.loads(done.stderr.strip().splitlines()[-1])
+    assert watched["at_fork"] == [0, 0], watched  # two workers, forked before any connection
+    assert watched["opened"] >= 1  # then the poll opened the database
+    [report] = json.loads(done.stdout)
+    assert report["status"] == "ok"  # the workers read the new item, the poll stored it
+    assert (report["items_new"], report["matched"], report["articles_new"]) == (1, 1, 1)
