@@ -867,3 +867,51 @@ def test_a_poll_forks_its_workers_before_it_opens_the_database(
     [report] = json.loads(done.stdout)
     assert report["status"] == "ok"  # the workers read the new item, the poll stored it
     assert (report["items_new"], report["matched"], report["articles_new"]) == (1, 1, 1)
+
+
+def test_a_write_that_stores_articles_waits_for_company_and_others_do_not(
+    writer_db: tuple,
+) -> None:
+    """A write that asks to linger holds its commit open (for the writer's linger) for the
+    writes that come meanwhile; a write that does not is committed at once, alone."""
+    import asyncio
+
+    from sqlalchemy import event, text
+
+    from monitor.poll import GroupWriter
+
+    engine, quick = writer_db
+    quick.close()  # this test's writer lingers long enough to tell the two cases apart
+    writer = GroupWriter(engine, linger=1.0)
+    commits: list[str] = []
+    event.listen(engine, "commit", lambda connection: commits.append("commit"))
+
+    def within(value: int):  # type: ignore[no-untyped-def]
+        def run(connection):  # type: ignore[no-untyped-def]
+            connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": value})
+
+        return run
+
+    def alone(value: int):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            with engine.begin() as connection:
+                within(value)(connection)
+
+        return run
+
+    async def pair(first: int, linger: bool) -> None:
+        one = asyncio.ensure_future(writer.write(within(first), alone(first), linger=linger))
+        await asyncio.sleep(0.2)  # the second write comes well within the linger
+        two = asyncio.ensure_future(writer.write(within(first + 1), alone(first + 1)))
+        await asyncio.gather(one, two)
+
+    try:
+        asyncio.run(pair(1, linger=True))
+        lingered = len(commits)
+        asyncio.run(pair(3, linger=False))
+        direct = len(commits) - lingered
+    finally:
+        writer.close()
+    assert lingered == 1  # 1 waited, and 2 shared its commit
+    assert direct == 2  # 3 was committed before 4 came
+    assert _stored(engine) == [1, 2, 3, 4]
