@@ -111,7 +111,7 @@ GROUP_MAX = 64  # writes committed together at most
 # How long the writer holds a group that stores new articles open for more writes. A commit
 # writes out every page its transaction dirtied, and an article's 64 LSH bands land on pages
 # all over the band index. Taking only what was queued, a cold poll of 1,000 feeds committed
-# 186-231 groups of ~13 articles; waiting 20 ms, 28-31 groups (the writer's CPU 1.8-2.1 s ->
+# 186-231 groups of ~13 articles; waiting 20 ms, 28-34 groups (the writer's CPU 1.8-2.1 s ->
 # 1.3-1.4 s). Alone, the bands of 2,500 articles took 0.47 s to store 13 articles a commit
 # and 0.25 s 100 a commit. A write with no article (a 304, say) dirties a page or two and is
 # committed at once. See poll_many for the slots the waiting costs.
