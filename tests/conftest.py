@@ -93,16 +93,22 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a monitor process a test starts: this one's without any MONITOR_*
+    variable, then ``env``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    environment.update(env or {})
+    return environment
+
+
 def run_monitor(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `monitor` command line in a subprocess, as a user would."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         cwd=cwd,
-        env=environment,
+        env=child_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,

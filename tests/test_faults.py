@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.store.db import make_engine
 from monitor.store.schema import Article, ArticleTopic, LshBand, Poll, SeenItem, Sighting, Source
+from tests.conftest import child_env
 from tests.feedgen import Entry, rss
 from tests.hostile_server import (
     Conn,
@@ -93,12 +94,6 @@ class Run:
             f" {self.seconds:.1f}s ({self.cpu_seconds:.1f}s CPU), {self.max_rss_mb:.0f} MB\nstdout: {self.stdout[-3000:]}\n"
             f"stderr: {self.stderr[-3000:]}"
         )
-
-
-def child_env(env: dict[str, str]) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    environment.update(env)
-    return environment
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str], timeout: float = 120) -> Run:

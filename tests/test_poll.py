@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -20,7 +19,7 @@ from monitor.parse import parse_source
 from monitor.store import search
 from monitor.store.db import make_engine
 from monitor.store.schema import Article, ArticleRevision, Poll, SeenItem, Sighting, Source
-from tests.conftest import run_monitor
+from tests.conftest import child_env, run_monitor
 from tests.feedgen import MSS_REPORT, UNRELATED, Entry, article_page, rss, seed_republished
 from tests.hostile_server import HostileServer, conditional, respond, status
 
@@ -521,7 +520,7 @@ def test_two_processes_meeting_the_same_new_article_store_it_once(
     )
     env = {"MONITOR_DATABASE_URL": postgres_url}
     init(workdir, env)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env
+    environment = child_env(env)
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "monitor", "poll", "--source", name, "--format", "json"],
@@ -766,7 +765,7 @@ def test_two_polls_at_once_do_not_poll_the_same_source(
         settings="timeouts: {connect: 2s, read: 30s, total: 40s}",
     )
     init(workdir, env)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env
+    environment = child_env(env)
     first = subprocess.Popen(
         [sys.executable, "-m", "monitor", "poll", "--source", "slow", "--format", "json"],
         cwd=workdir,
@@ -851,7 +850,7 @@ def test_a_poll_forks_its_workers_before_it_opens_the_database(
     code, _, err = poll(workdir, env)  # leaves its log for the next poll
     assert code == 0, err
     body["feed"] = rss([MSS_REPORT, UNRELATED])
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env
+    environment = child_env(env)
     done = subprocess.run(
         [sys.executable, "-c", FORK_WATCH],
         cwd=workdir,

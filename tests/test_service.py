@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from sqlalchemy import func, select
 from monitor.store import search
 from monitor.store.db import make_engine
 from monitor.store.schema import Article, Digest, Poll, Sighting, Source
-from tests.conftest import run_monitor
+from tests.conftest import child_env, run_monitor
 from tests.feedgen import MSS_REPORT, Entry, rss
 from tests.hostile_server import HostileServer, delayed, respond
 
@@ -60,12 +59,10 @@ class Instance:
 
     def __init__(self, workdir: Path, env: dict[str, str], name: str, *args: str) -> None:
         self.log = workdir / f"{name}.log"
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        environment.update(env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "--instance", name, *args],
             cwd=workdir,
-            env=environment,
+            env=child_env(env),
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
         )
