@@ -164,14 +164,14 @@ class GroupWriter:
     without the GIL) still overlaps parsing. Polls finish faster than SQLite commits them one
     by one (a commit writes out every page its transaction dirtied), so the thread takes every
     write already queued, up to GROUP_MAX, into one transaction, and when one of them asks to
-    linger (it stores articles) waits up to ``linger`` seconds for more. If any of them fails,
+    linger (it stores articles) waits up to ``linger_seconds`` for more. If any of them fails,
     that transaction is rolled back and each write runs again alone, with its own retries: one
     bad write never takes the others along, and a poll's writes stay all or nothing.
     """
 
-    def __init__(self, engine: Engine, linger: float = LINGER_SECONDS) -> None:
+    def __init__(self, engine: Engine, linger_seconds: float = LINGER_SECONDS) -> None:
         self.engine = engine
-        self.linger = linger
+        self.linger_seconds = linger_seconds
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="monitor-db-writer", daemon=True)
@@ -217,7 +217,7 @@ class GroupWriter:
                 return
             group = [first]
             linger = first.linger
-            until = time.monotonic() + self.linger
+            until = time.monotonic() + self.linger_seconds
             while len(group) < GROUP_MAX:
                 wait = until - time.monotonic() if linger else 0.0
                 try:

@@ -881,7 +881,7 @@ def test_a_write_that_stores_articles_waits_for_company_and_others_do_not(
 
     engine, quick = writer_db
     quick.close()  # this test's writer lingers long enough to tell the two cases apart
-    writer = GroupWriter(engine, linger=1.0)
+    writer = GroupWriter(engine, linger_seconds=1.0)
     commits: list[str] = []
     event.listen(engine, "commit", lambda connection: commits.append("commit"))
 
