@@ -88,6 +88,28 @@ def test_commands_start_without_the_orm() -> None:
     assert result.stdout.split() == ["False"], result.stdout + result.stderr
 
 
+def test_start_up_ends_with_the_collector_on_and_collecting_the_young_less_often() -> None:
+    """Start-up runs without the cyclic collector; at its end what it built is frozen and the
+    collector is on again, its youngest generation collected after YOUNG_COLLECTION_THRESHOLD
+    new objects instead of Python's 700, the older generations as before."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, json; from monitor import cli; before = gc.get_threshold(); "
+        "cli.start_up(); off = gc.isenabled(); cli.end_of_start_up(); "
+        "print(json.dumps([off, gc.isenabled(), gc.get_freeze_count() > 0, before, "
+        "gc.get_threshold(), cli.YOUNG_COLLECTION_THRESHOLD]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    off, on, frozen, before, after, young = json.loads(result.stdout)
+    assert (off, on, frozen) == (False, True, True)
+    assert young > before[0]
+    assert after == [young, *before[1:]]
+
+
 def test_init_twice_changes_nothing_and_stores_the_seed_once(
     workdir: Path, database_url: str
 ) -> None:
