@@ -622,16 +622,16 @@ def pg_bulk(url: str, search_index: bool = True) -> Iterator[psycopg.Connection[
 PG_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 PG_BINARY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 PG_BAND_ROW = np.dtype(
-    [("fields", ">i2"), ("len1", ">i4"), ("band", ">i8"), ("len2", ">i4"), ("id", ">i4")]
+    [("fields", ">i2"), ("len1", ">i4"), ("band", ">i4"), ("len2", ">i4"), ("id", ">i4")]
 )
 
 
 def pg_band_rows(bands: Int64s, ids: Int64s) -> bytes:
-    """(band_hash BIGINT, article_id INTEGER) rows in COPY BINARY form, built by numpy."""
+    """(band_hash INTEGER, article_id INTEGER) rows in COPY BINARY form, built by numpy."""
     rows = np.empty(len(bands), dtype=PG_BAND_ROW)
     rows["fields"] = 2
-    rows["len1"] = 8
-    rows["band"] = bands
+    rows["len1"] = 4
+    rows["band"] = bands  # 32-bit values (monitor.dedup._bands)
     rows["len2"] = 4
     rows["id"] = ids
     return rows.tobytes()
@@ -1042,7 +1042,7 @@ def without_rowid_layout(path: Path, probes: Sequence[Probe]) -> dict[str, float
     try:
         connection.execute("DROP TABLE IF EXISTS lsh_bands_wr")
         connection.execute(
-            "CREATE TABLE lsh_bands_wr (band_hash BIGINT NOT NULL, article_id INTEGER NOT NULL,"
+            "CREATE TABLE lsh_bands_wr (band_hash INTEGER NOT NULL, article_id INTEGER NOT NULL,"
             " PRIMARY KEY (band_hash, article_id)) WITHOUT ROWID"
         )
         started = time.perf_counter()

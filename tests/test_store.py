@@ -376,7 +376,7 @@ def test_the_band_index_keeps_every_row_through_its_rebuild(tmp_path: Path) -> N
         before = _bands(engine)
         assert len(before) == 2 * 64 and "WITHOUT ROWID" not in _bands_layout(engine)
 
-        upgrade(engine)
+        command.upgrade(_alembic_config(engine), "0006")
         assert _bands(engine) == before
         assert _bands_layout(engine).rstrip().endswith("WITHOUT ROWID")
         with engine.connect() as connection:
@@ -389,9 +389,70 @@ def test_the_band_index_keeps_every_row_through_its_rebuild(tmp_path: Path) -> N
 
         command.downgrade(_alembic_config(engine), "0005")
         assert _bands(engine) == before and "WITHOUT ROWID" not in _bands_layout(engine)
-        upgrade(engine)
+        command.upgrade(_alembic_config(engine), "0006")
         with engine.begin() as connection:
             connection.execute(delete(Article).where(Article.id == first))
         assert {article for _, article in _bands(engine)} == {second}
+    finally:
+        engine.dispose()
+
+
+def _wide_bands(fingerprint) -> set[int]:  # type: ignore[no-untyped-def]
+    """The 64-bit band hashes that revisions up to 0006 stored: each band's keyed blake2b
+    digest, read whole as a signed int."""
+    import struct
+
+    from monitor.dedup import _BAND_HASHERS, NUM_PERM, ROWS
+
+    rows = struct.pack(f"<{NUM_PERM}I", *fingerprint.signature)
+    wide = set()
+    for band, hasher in enumerate(_BAND_HASHERS):
+        h = hasher.copy()
+        h.update(rows[band * ROWS * 4 : (band + 1) * ROWS * 4])
+        wide.add(int.from_bytes(h.digest(), "little", signed=True))
+    return wide
+
+
+def test_the_band_hashes_narrow_to_32_bits_and_widen_back(database_url: str) -> None:
+    """Revision 0007 turns each stored 64-bit band hash into its high 32 bits, which are the
+    bands that new articles get; two rows of one article that become equal become one. The
+    downgrade computes the 64-bit hashes again from the stored fingerprints."""
+    from alembic import command
+
+    now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    engine = _engine(database_url, revision="0006")
+    words = "the harbour of the capital reopened on monday after weeks of closure " * 3
+    first_article = _article("a", None, words, now)
+    second_article = _article("b", None, "other " + words, now)
+    try:
+        with engine.begin() as connection:
+            first, _ = store.insert_article(connection, first_article)
+            second, _ = store.insert_article(connection, second_article)
+            connection.execute(text("DELETE FROM lsh_bands"))  # the bands as 0006 stored them
+            wide = {first: _wide_bands(first_article.fingerprint)}
+            wide[second] = _wide_bands(second_article.fingerprint)
+            wide[second] |= {(7 << 32) + 1, (7 << 32) + 2, -(7 << 32) - 1}  # two high halves
+            rows = [{"b": b, "a": a} for a, bands in wide.items() for b in bands]
+            connection.execute(text("INSERT INTO lsh_bands VALUES (:b, :a)"), rows)
+        assert len(_bands(engine)) == 2 * 64 + 3
+
+        upgrade(engine)
+        narrow = {(band, first) for band in first_article.fingerprint.bands()}
+        narrow |= {(band, second) for band in second_article.fingerprint.bands()}
+        assert set(_bands(engine)) == narrow | {(7, second), (-8, second)}
+        assert len(_bands(engine)) == 2 * 64 + 2
+        assert all(-(2**31) <= band < 2**31 for band, _ in narrow)
+        with engine.connect() as connection:
+            near = store.near_candidates(
+                connection, _article("c", None, words, now).fingerprint.bands()
+            )
+        assert {candidate.article_id for candidate in near} == {first, second}
+
+        command.downgrade(_alembic_config(engine), "0006")
+        widened = {(band, first) for band in _wide_bands(first_article.fingerprint)}
+        widened |= {(band, second) for band in _wide_bands(second_article.fingerprint)}
+        assert set(_bands(engine)) == widened
+        upgrade(engine)
+        assert set(_bands(engine)) == narrow
     finally:
         engine.dispose()

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -208,7 +207,7 @@ class LshBand(Base):
 
     __tablename__ = "lsh_bands"
 
-    band_hash = Column(BigInteger, primary_key=True)
+    band_hash = Column(Integer, primary_key=True)  # 32 bits (migration 0007)
     article_id = Column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
 
     # revising, merging or deleting an article finds its band rows by article: without this index
